@@ -1,0 +1,68 @@
+/**
+ * What the previous `pulumi up` of this stack recorded, read back from the stack's own
+ * outputs. It is the program's memory between stages: which hosts already have update
+ * resources, which attempt each host is on, and whether the rollout was halted.
+ */
+
+export type UpdateStatus = "idle" | "updating" | "success" | "failed" | "rolled_back";
+
+/** The version-tracking fields of one VPS, as exported under the `fleet` output. */
+export interface HostRecord {
+    currentVersion: string;
+    previousVersion: string;
+    targetVersion: string;
+    updateStatus: UpdateStatus;
+    lastUpdateAt: string;
+    /** Why the last attempt failed or was rolled back; empty on success. */
+    error: string;
+    /** Which attempt at `targetVersion` the host's update resources are keyed on. */
+    attempt: number;
+    /** Whether the host has update resources in the stack (it has been in a cohort). */
+    managed: boolean;
+}
+
+/** The `rollout` output: one stage's outcome. */
+export interface RolloutSummary {
+    release: string;
+    percent: number;
+    cohortSize: number;
+    attempted: number;
+    succeeded: number;
+    rolledBack: number;
+    failed: number;
+    failedHosts: string[];
+    failureRate: number;
+    threshold: number;
+    halted: boolean;
+}
+
+export interface Ledger {
+    hosts: Record<string, HostRecord>;
+    rollout?: RolloutSummary;
+}
+
+export const emptyLedger: Ledger = { hosts: {} };
+
+/** Accepts whatever the stack's outputs hold (nothing, on a new stack) and keeps what is well-formed. */
+export function ledgerFromOutputs(fleet: unknown, rollout: unknown): Ledger {
+    const hosts: Record<string, HostRecord> = {};
+    if (fleet && typeof fleet === "object") {
+        for (const [name, rec] of Object.entries(fleet as Record<string, any>)) {
+            if (rec && typeof rec === "object" && typeof rec.targetVersion === "string") {
+                hosts[name] = {
+                    currentVersion: String(rec.currentVersion ?? ""),
+                    previousVersion: String(rec.previousVersion ?? ""),
+                    targetVersion: rec.targetVersion,
+                    updateStatus: (rec.updateStatus ?? "idle") as UpdateStatus,
+                    lastUpdateAt: String(rec.lastUpdateAt ?? ""),
+                    error: String(rec.error ?? ""),
+                    attempt: Number.isInteger(rec.attempt) ? rec.attempt : 0,
+                    managed: rec.managed === true,
+                };
+            }
+        }
+    }
+    const r = rollout as RolloutSummary | undefined;
+    const valid = r && typeof r === "object" && typeof r.release === "string" && typeof r.halted === "boolean";
+    return valid ? { hosts, rollout: r } : { hosts };
+}

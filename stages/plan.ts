@@ -1,0 +1,103 @@
+import { cohortFor, rolloutOrder } from "./cohort";
+import { Ledger } from "./ledger";
+
+/**
+ * update:    in the cohort; gets update resources keyed on (target, attempt).
+ * hold:      out of the cohort but already managed: its resources are registered
+ *            unchanged (ignoreChanges), so preview shows nothing for it.
+ * untracked: out of the cohort and never managed: no resources at all yet.
+ */
+export type HostMode = "update" | "hold" | "untracked";
+
+export interface HostPlan {
+    name: string;
+    mode: HostMode;
+    /** The attempt the update resources are keyed on; a failed host is retried with attempt + 1. */
+    attempt: number;
+    /** The host whose update must finish before this one starts (same concurrency lane). */
+    after?: string;
+    /** Whether this stage runs the host's update (new target, new attempt, or first time managed). */
+    fresh: boolean;
+}
+
+export interface StagePlan {
+    release: string;
+    percent: number;
+    /** The release's full rollout order; the cohort is its prefix. */
+    order: string[];
+    cohort: string[];
+    hosts: Record<string, HostPlan>;
+    warnings: string[];
+}
+
+export interface StageInput {
+    hostNames: readonly string[];
+    target: string;
+    percent: number;
+    maxParallel: number;
+    ledger: Ledger;
+    overrideHalt: boolean;
+}
+
+/** Thrown before any resource is registered: the rollout must not advance. */
+export class RolloutRefused extends Error {}
+
+const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+
+/** Refuses to advance a halted release unless the operator overrides. */
+export function assertMayAdvance(input: StageInput): string[] {
+    const last = input.ledger.rollout;
+    if (!last || !last.halted || last.release !== input.target || input.percent <= last.percent) {
+        return [];
+    }
+    const what =
+        `the rollout of ${input.target.slice(0, 12)} is halted: the ${last.percent}% stage failed on ` +
+        `${last.failed} of ${last.attempted} hosts (${pct(last.failureRate)} > threshold ${pct(last.threshold)}): ` +
+        `${last.failedHosts.join(", ")}.`;
+    if (input.overrideHalt) {
+        return [`${what} Advancing to ${input.percent}% anyway because rachel-fleet:overrideHalt is true.`];
+    }
+    throw new RolloutRefused(
+        `${what} Refusing to advance to ${input.percent}%; no host was touched. To go on, either ` +
+            `fix forward with a new commit (pulumi config set rachel-fleet:targetCommit <sha> && ` +
+            `pulumi config set rachel-fleet:rolloutPercent 10), retry the failed stage ` +
+            `(pulumi config set rachel-fleet:rolloutPercent ${last.percent}), or override ` +
+            `(pulumi config set rachel-fleet:overrideHalt true).`,
+    );
+}
+
+export function planStage(input: StageInput): StagePlan {
+    const warnings = assertMayAdvance(input);
+    const last = input.ledger.rollout;
+    if (last && last.release !== input.target && input.percent > 10) {
+        warnings.push(
+            `a new release ${input.target.slice(0, 12)} starts at ${input.percent}% rather than 10%: ` +
+                `${input.percent}% of the fleet updates in this one stage.`,
+        );
+    }
+    const order = rolloutOrder(input.hostNames, input.target);
+    const cohort = cohortFor(input.percent, input.hostNames, input.target);
+    const inCohort = new Set(cohort);
+    const hosts: Record<string, HostPlan> = {};
+    const laneTail: (string | undefined)[] = new Array(Math.max(1, input.maxParallel)).fill(undefined);
+    let updating = 0;
+    for (const name of order) {
+        const rec = input.ledger.hosts[name];
+        if (inCohort.has(name)) {
+            const sameTarget = rec?.managed && rec.targetVersion === input.target;
+            const attempt = !sameTarget ? 1 : rec.updateStatus === "success" ? Math.max(1, rec.attempt) : rec.attempt + 1;
+            const fresh = !sameTarget || attempt !== rec.attempt;
+            // Only hosts that really update take a lane: the others are no-ops.
+            const lane = fresh ? updating++ % laneTail.length : -1;
+            hosts[name] = { name, mode: "update", attempt, after: fresh ? laneTail[lane] : undefined, fresh };
+            if (fresh) {
+                laneTail[lane] = name;
+            }
+        } else if (rec?.managed) {
+            hosts[name] = { name, mode: "hold", attempt: rec.attempt, fresh: false };
+        } else {
+            hosts[name] = { name, mode: "untracked", attempt: 0, fresh: false };
+        }
+    }
+    return { release: input.target, percent: input.percent, order, cohort, hosts, warnings };
+}
