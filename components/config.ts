@@ -195,7 +195,7 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
         restartTimeout: timeout("restartTimeout"),
     };
 
-    const sshPrivateKey = raw.sshPrivateKey;
+    const sshPrivateKey = raw.sshPrivateKey ? raw.sshPrivateKey : undefined;
     if (sshPrivateKey !== undefined && !ctx.secretKeys.has("sshPrivateKey")) {
         throw new ConfigError(
             `${ns}:sshPrivateKey is stored in plaintext; a private key must be a secret. ` +
@@ -329,6 +329,9 @@ function parseHetzner(raw: string | undefined, fail: Fail): HetznerSettings | un
     }
     const h = obj as Record<string, unknown>;
     checkKeys(h, HETZNER_KEYS, "hetzner", fail);
+    if (Object.keys(h).length === 0) {
+        return undefined; // the schema's default: nothing to provision
+    }
     if (!Array.isArray(h.servers) || h.servers.length === 0) {
         return fail("hetzner.servers", h.servers, "must be a non-empty list of servers", "--path 'hetzner.servers[0].name' web-1");
     }
