@@ -1,0 +1,135 @@
+import * as pulumi from "@pulumi/pulumi";
+import { runInPulumiStack, registerStackTransformation } from "@pulumi/pulumi/runtime/stack";
+
+/** One resource as the program registered it, with the options that decide its diff. */
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: any;
+    ignoreChanges: string[];
+    dependsOn: string[];
+}
+
+/** How the fake fleet answers: which VPSs are reachable, how each update ends. */
+export interface FakeFleet {
+    unreachable?: string[];
+    /** Hosts whose update ends rolled back (others succeed). */
+    rolledBack?: string[];
+    /** The stack's previous outputs, read by the program through its self-reference. */
+    previousOutputs?: { fleet?: unknown; rollout?: unknown };
+    preview?: boolean;
+}
+
+export const PROJECT = "rachel-fleet";
+export const SHA_A = "a".repeat(40);
+export const SHA_B = "b".repeat(40);
+
+export function labConfig(n: number, extra: Record<string, string> = {}): Record<string, string> {
+    const hosts = Array.from({ length: n }, (_, i) => ({
+        name: `vps-${String(i + 1).padStart(2, "0")}`,
+        host: `127.0.1.${i + 1}`,
+        hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq7Yf8z0ffhC4mGzI4OaJbqYcA2dmF1k8Rk1y3Cj1bM",
+    }));
+    return {
+        targetCommit: SHA_A,
+        rolloutPercent: "10",
+        sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n",
+        hosts: JSON.stringify(hosts),
+        ...extra,
+    };
+}
+
+export const outputOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
+
+/**
+ * Runs index.ts under pulumi.runtime.setMocks and records every registration.
+ * Dynamic resources answer as the fake fleet says; nothing leaves the process.
+ */
+export async function runProgram(config: Record<string, string>, fake: FakeFleet = {}, secretKeys = ["sshPrivateKey"]) {
+    const registered: Registered[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                const name = args.name;
+                if (args.type === "pulumi:pulumi:StackReference") {
+                    return { id: args.inputs.name, state: { ...args.inputs, outputs: fake.previousOutputs ?? {}, secretOutputNames: [] } };
+                }
+                if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:HostProbe") {
+                    const host = args.inputs.hostName;
+                    const reachable = !(fake.unreachable ?? []).includes(host);
+                    return { id: name, state: { ...args.inputs, reachable, reason: reachable ? "" : `${host}: unreachable (ECONNREFUSED)`, headBefore: SHA_B } };
+                }
+                if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion") {
+                    const host = args.inputs.hostName;
+                    const status = !args.inputs.reachable ? "failed" : (fake.rolledBack ?? []).includes(host) ? "rolled_back" : "success";
+                    return {
+                        id: name,
+                        state: {
+                            ...args.inputs,
+                            currentVersion: status === "success" ? args.inputs.targetCommit : SHA_B,
+                            previousVersion: SHA_B,
+                            targetVersion: args.inputs.targetCommit,
+                            updateStatus: status,
+                            lastUpdateAt: "2026-11-22T00:00:00.000Z",
+                            error: status === "success" ? "" : `${host} ${status}`,
+                            serviceState: "active",
+                        },
+                    };
+                }
+                if (args.type === "command:remote:Command") {
+                    return { id: name, state: { ...args.inputs, stdout: `${name} ok`, stderr: "" } };
+                }
+                if (args.type === "hcloud:index/server:Server") {
+                    return { id: name, state: { ...args.inputs, ipv4Address: "203.0.113.5" } };
+                }
+                if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:SshKeyPair") {
+                    return { id: name, state: { ...args.inputs, publicKey: "ssh-ed25519 AAAAtest", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n" } };
+                }
+                return { id: `${name}-id`, state: args.inputs };
+            },
+            call(args) {
+                throw new Error(`unmocked call ${args.token}`);
+            },
+        },
+        PROJECT,
+        "dev",
+        fake.preview ?? false,
+        "organization",
+    );
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config)) {
+        all[`${PROJECT}:${k}`] = v;
+    }
+    pulumi.runtime.setAllConfig(all, secretKeys.map((k) => `${PROJECT}:${k}`));
+    // Fresh module state each run: the program reads config when it runs.
+    delete require.cache[require.resolve("../../index")];
+    const program: () => Promise<Record<string, pulumi.Output<unknown> | unknown>> = require("../../index");
+    let outputs: Record<string, unknown> = {};
+    await runInPulumiStack(async () => {
+        registerStackTransformation((args) => {
+            registered.push({
+                type: args.type,
+                name: args.name,
+                inputs: args.props,
+                ignoreChanges: args.opts.ignoreChanges ?? [],
+                dependsOn: [],
+            });
+            return undefined;
+        });
+        outputs = await program();
+        return outputs;
+    });
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(outputs)) {
+        resolved[k] = pulumi.Output.isInstance(v) ? await outputOf(v as pulumi.Output<unknown>) : v;
+    }
+    return { registered, outputs: resolved as any };
+}
+
+/** Resolves a resource's recorded input (which may be an Output) to its value. */
+export async function valueOf(x: unknown): Promise<any> {
+    if (pulumi.Output.isInstance(x)) {
+        return outputOf(x as pulumi.Output<unknown>);
+    }
+    return x;
+}
