@@ -1,0 +1,33 @@
+// Sample service standing in for Rachel8 in the lab: the smallest thing that
+// behaves like the real app to a deploy (git checkout, bun install, a service
+// that answers /health with the commit it runs).
+import { VERSION } from "./version";
+
+const git = Bun.spawnSync(["git", "rev-parse", "HEAD"]);
+if (git.exitCode !== 0) {
+  console.error(`cannot read the deployed commit: ${git.stderr.toString().trim()}`);
+  process.exit(1);
+}
+const commit = git.stdout.toString().trim();
+const port = Number(process.env.PORT ?? 8080);
+const hostname = process.env.HOST ?? "127.0.0.1";
+
+let healthy = () => true;
+
+// @release-defect: releases built to exercise failure paths insert their defect here.
+
+Bun.serve({
+  port,
+  hostname,
+  fetch(req) {
+    const { pathname } = new URL(req.url);
+    if (pathname === "/health") {
+      return healthy()
+        ? Response.json({ ok: true, commit })
+        : Response.json({ ok: false, commit }, { status: 500 });
+    }
+    if (pathname === "/") return new Response(`rachel8 ${VERSION} ${commit}\n`);
+    return new Response("not found\n", { status: 404 });
+  },
+});
+console.log(`rachel8 ${VERSION} (${commit}) listening on ${hostname}:${port}`);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what rachel-fleet's tests, lab and demo need on a fresh Debian machine:
+# Debian packages (OpenSSH, git, sudo, curl) and the npm dependencies. Idempotent.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v git >/dev/null || missing+=(git)
+command -v sudo >/dev/null || missing+=(sudo)
+command -v curl >/dev/null || missing+=(curl)
+command -v unshare >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need Debian packages ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+# bun ships its binary through a postinstall step; make sure it is really there.
+if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
+  (cd node_modules/bun && node install.js)
+fi
+node_modules/.bin/bun --version >/dev/null || { echo "setup: bun from the npm package 'bun' does not run" >&2; exit 1; }

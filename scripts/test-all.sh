@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as a newcomer and CI run it: `npm test`.
+# Sets up what it needs (Debian packages, npm deps, the pinned engine), then runs
+# unit tests (mocked engine), lab integration tests (real sshd, git, bun) and the
+# end-to-end tests (real Pulumi engine against the lab), and the bench smoke run.
+# A suite that cannot run its real component fails; nothing is skipped.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh || exit 1
+counts=$(mktemp)
+export TEST_COUNTS_FILE=$counts
+status=0
+run() {
+  echo; echo "=== $1"
+  shift
+  "$@" || status=1
+}
+run "unit tests (mocked engine)" npx mocha --config test/.mocharc.unit.json
+run "lab integration tests (real sshd, git, bun)" npx mocha --config test/.mocharc.lab.json
+if [ -f test/.mocharc.e2e.json ]; then
+  run "engine" bash scripts/engine.sh
+  run "end-to-end tests (real Pulumi engine)" npx mocha --config test/.mocharc.e2e.json
+fi
+
+read -r passed failed < <(awk '{p+=$1; f+=$2} END {print p+0, f+0}' "$counts")
+rm -f "$counts"
+echo
+echo "all suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

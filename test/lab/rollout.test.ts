@@ -1,0 +1,160 @@
+// The program's own pieces (the component's command strings and the dynamic
+// provider's functions) against real lab hosts, each host checked independently
+// over SSH afterwards: HEAD, systemctl is-active, the health endpoint, the marker.
+import * as assert from "assert";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { readLabStatus, LabHost, LabStatus } from "../../lab/labStatus";
+import { runOnHost } from "../../lab/sshExec";
+import { REPO_ROOT } from "../../lab/paths";
+import { getHealth } from "../../lab/hostLifecycle";
+import { readHost } from "../../components/hostOps";
+import { SshError } from "../../components/sshSession";
+import { MARKER_FILE } from "../../components/commands";
+import { driveUpdate, labApp, targetFor } from "./driveUpdate";
+
+const TS_NODE = require.resolve("ts-node/dist/bin.js");
+function lab(...args: string[]) {
+    const r = spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.strictEqual(r.status, 0, `npm run lab -- ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`);
+    return r.stdout;
+}
+
+/** What the host itself says, read over its own SSH connection (not through the program). */
+async function hostTruth(host: LabHost) {
+    const r = await runOnHost(host, `git -C /home/rachel/rachel rev-parse HEAD; systemctl is-active rachel8; [ -e ${MARKER_FILE} ] && echo marker || echo no-marker; systemctl status rachel8 | sed -n 's/.*Main PID: \\([0-9]*\\).*/\\1/p'`);
+    const [head, active, marker, pid] = r.stdout.trim().split("\n");
+    const health = await getHealth(host.host).catch((e) => ({ status: 0, body: String(e) }));
+    return { head, active, marker, pid, health };
+}
+
+describe("update and rollback on real lab hosts", function () {
+    this.timeout(600000);
+    let status: LabStatus;
+    const host = (i: number) => status.hosts[i];
+    const sha = (tag: string) => status.releases[tag as keyof typeof status.releases] as string;
+
+    before(() => {
+        lab("up", "--hosts", "10");
+        status = readLabStatus();
+    });
+    after(() => {
+        lab("down");
+    });
+
+    it("a good release: the host runs the new commit, active and healthy, state fields right, marker gone", async () => {
+        const h = host(0);
+        const app = labApp(status);
+        const r = await driveUpdate(targetFor(status, h, app), app, sha("v2"), 1);
+        assert.strictEqual(r.outcome?.updateStatus, "success", r.outcome?.error);
+        assert.deepStrictEqual([r.outcome!.currentVersion, r.outcome!.previousVersion], [sha("v2"), sha("v1")]);
+        assert.ok(Date.now() - Date.parse(r.outcome!.lastUpdateAt) < 60000);
+        const t = await hostTruth(h);
+        assert.deepStrictEqual([t.head, t.active, t.marker], [sha("v2"), "active", "no-marker"]);
+        assert.strictEqual(t.health.status, 200);
+        assert.ok(t.health.body.includes(sha("v2")), t.health.body);
+    });
+
+    for (const [i, tag, why] of [
+        [1, "bad-install", /install failed/],
+        [2, "crash-start", /verify failed|failed after restart|not active/],
+        [3, "crash-late", /settle window/],
+        [4, "bad-health", /health check/],
+    ] as const) {
+        it(`${tag}: the host is rolled back to its previous commit, active, with a useful error, marker gone`, async () => {
+            const h = host(i);
+            const app = labApp(status);
+            const r = await driveUpdate(targetFor(status, h, app), app, sha(tag), 1);
+            assert.strictEqual(r.outcome?.updateStatus, "rolled_back", JSON.stringify(r.outcome));
+            assert.match(r.outcome!.error, why);
+            assert.ok(r.outcome!.error.includes(`rolled back to ${sha("v1")}`), r.outcome!.error);
+            assert.deepStrictEqual([r.outcome!.currentVersion, r.outcome!.previousVersion], [sha("v1"), sha("v1")]);
+            const t = await hostTruth(h);
+            assert.deepStrictEqual([t.head, t.active, t.marker], [sha("v1"), "active", "no-marker"]);
+            assert.ok(t.health.body.includes(sha("v1")), t.health.body);
+        });
+    }
+
+    it("slow-install: killed at the install timeout, then rolled back", async () => {
+        const h = host(5);
+        const app = labApp(status, { installTimeout: 5 });
+        const started = Date.now();
+        const r = await driveUpdate(targetFor(status, h, app), app, sha("slow-install"), 1);
+        assert.strictEqual(r.outcome?.updateStatus, "rolled_back", JSON.stringify(r.outcome));
+        assert.match(r.outcome!.error, /timed out after 5s/);
+        assert.ok(Date.now() - started < 60000, "the install was not killed at its timeout");
+        const t = await hostTruth(h);
+        assert.deepStrictEqual([t.head, t.active, t.marker], [sha("v1"), "active", "no-marker"]);
+        const procs = await runOnHost(h, "ps -eo args | grep -c '[s]leep 600' || true");
+        assert.strictEqual(procs.stdout.trim(), "0", "the hung install's processes must be killed");
+    });
+
+    it("unreachable host: a clear error within the connect timeout, counted as failed", async () => {
+        const h = host(6);
+        lab("fault", "unreachable", "--host", h.name);
+        try {
+            const app = labApp(status, { connectTimeout: 3 });
+            const started = Date.now();
+            const r = await driveUpdate(targetFor(status, h, app), app, sha("v2"), 1);
+            assert.strictEqual(r.probe.reachable, false);
+            assert.match(r.probe.reason, /unreachable/);
+            assert.ok(Date.now() - started < 3000 + 2000, "not within the connect timeout");
+            assert.deepStrictEqual(r.steps, [], "nothing may run on an unreachable host");
+        } finally {
+            lab("fault", "unreachable", "--host", h.name, "--off");
+        }
+        assert.strictEqual((await hostTruth(h)).head, sha("v1"));
+    });
+
+    it("host key changed: the connection is refused and nothing runs", async () => {
+        const h = host(7);
+        lab("fault", "hostkey-changed", "--host", h.name);
+        try {
+            const app = labApp(status);
+            const r = await driveUpdate(targetFor(status, h, app), app, sha("v2"), 1);
+            assert.strictEqual(r.probe.reachable, false);
+            assert.match(r.probe.reason, /host key does not match/);
+            assert.deepStrictEqual(r.steps, []);
+        } finally {
+            lab("fault", "hostkey-changed", "--host", h.name, "--off");
+        }
+        const nothing = await runOnHost(h, "ls ~/.rachel-fleet/attempts 2>/dev/null | wc -l");
+        assert.strictEqual(nothing.stdout.trim(), "0", "no attempt may have started");
+        assert.strictEqual((await hostTruth(h)).head, sha("v1"));
+    });
+
+    it("a connection dropped mid-install: the next run of the same attempt converges", async () => {
+        const h = host(8);
+        const app = labApp(status);
+        const target = targetFor(status, h, app);
+        lab("fault", "drop-mid-command", "--host", h.name);
+        await assert.rejects(driveUpdate(target, app, sha("v2"), 1), (e: Error) => e instanceof SshError && e.kind === "dropped");
+        const r = await driveUpdate(target, app, sha("v2"), 1);
+        assert.strictEqual(r.outcome?.updateStatus, "success", JSON.stringify(r.outcome));
+        const t = await hostTruth(h);
+        assert.deepStrictEqual([t.head, t.active, t.marker], [sha("v2"), "active", "no-marker"]);
+    });
+
+    it("re-running the same release on an up-to-date host changes nothing on the host", async () => {
+        const h = host(9);
+        const app = labApp(status);
+        const target = targetFor(status, h, app);
+        const first = await driveUpdate(target, app, sha("v3"), 1);
+        assert.strictEqual(first.outcome?.updateStatus, "success", first.outcome?.error);
+        const before = await hostTruth(h);
+        const again = await driveUpdate(target, app, sha("v3"), 2);
+        assert.strictEqual(again.outcome?.updateStatus, "success");
+        assert.ok(again.steps.slice(1).every((s) => /skipped, already on the target/.test(s.stdout)), JSON.stringify(again.steps));
+        const after = await hostTruth(h);
+        assert.strictEqual(after.pid, before.pid, "the service was restarted");
+        assert.deepStrictEqual([after.head, after.active, after.marker], [sha("v3"), "active", "no-marker"]);
+    });
+
+    it("reads back what a host really runs, so a VPS moved by hand shows as drift", async () => {
+        const h = host(0);
+        await runOnHost(h, `git -C /home/rachel/rachel -c advice.detachedHead=false checkout --quiet --detach ${sha("v3")}`);
+        const app = labApp(status);
+        const reading = await readHost(targetFor(status, h, app), app);
+        assert.deepStrictEqual([reading.reachable, reading.head], [true, sha("v3")]);
+    });
+});
