@@ -46,8 +46,16 @@ export interface HetznerSettings {
     sshSourceIps: string[];
 }
 
+/**
+ * command: each step is a @pulumi/command remote.Command (the default).
+ * ssh2:    each step is a RemoteStep run by the fleet's own dynamic provider, for
+ *          engines without the command provider plugin. Same command strings.
+ */
+export type StepRunner = "command" | "ssh2";
+
 export interface FleetConfig {
     targetCommit: string;
+    stepRunner: StepRunner;
     rolloutPercent: number;
     failureThreshold: number;
     maxParallel: number;
@@ -76,6 +84,7 @@ export const DEFAULTS = {
     fetchTimeout: 60,
     installTimeout: 120,
     restartTimeout: 30,
+    stepRunner: "command",
 };
 
 export const KNOWN_KEYS = [
@@ -152,6 +161,10 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
         fail("failureThreshold", thresholdRaw, "must be a number from 0 to 1 (a fraction of the stage's hosts)", "0.3");
     }
     const maxParallel = int("maxParallel", DEFAULTS.maxParallel, 1, 1000, "5");
+    const stepRunner = str("stepRunner");
+    if (stepRunner !== "command" && stepRunner !== "ssh2") {
+        fail("stepRunner", stepRunner, "must be command (remote.Command steps) or ssh2 (the fleet's own SSH steps)", "command");
+    }
 
     const overrideRaw = raw.overrideHalt;
     if (overrideRaw !== undefined && !["true", "false"].includes(overrideRaw)) {
@@ -230,6 +243,7 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     }
     return {
         targetCommit,
+        stepRunner: stepRunner as StepRunner,
         rolloutPercent,
         failureThreshold,
         maxParallel,

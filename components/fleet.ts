@@ -66,6 +66,7 @@ export function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Le
             targetCommit: cfg.targetCommit,
             plan: p,
             after: p.after ? vps.get(p.after) : undefined,
+            stepRunner: cfg.stepRunner,
         }));
     }
 

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "./commands";
-import { AppSettings } from "./config";
+import { AppSettings, StepRunner } from "./config";
+import { RemoteStep } from "./remoteStep";
 import { HostProbe, VpsVersion } from "./versionProviders";
 import { HostPlan } from "../stages/plan";
 import { HostRecord } from "../stages/ledger";
@@ -25,11 +26,13 @@ export interface FleetVpsArgs {
     readonly plan: HostPlan;
     /** The VPS that must finish first (its concurrency lane), if any. */
     readonly after?: FleetVps;
+    /** What runs each step: remote.Command, or the fleet's own SSH step resource. */
+    readonly stepRunner: StepRunner;
 }
 
 /** Every input of our children, so a held VPS's resources keep exactly their stored inputs. */
 const HOLD_COMMAND = ["create", "update", "delete", "connection", "environment", "triggers", "logging", "stdin", "addPreviousOutputInEnv"];
-const HOLD_DYNAMIC = ["__provider", "hostName", "target", "app", "healthUrl", "targetCommit", "attempt", "reachable", "probeReason", "verifyOutput"];
+const HOLD_DYNAMIC = ["__provider", "hostName", "target", "app", "healthUrl", "targetCommit", "attempt", "reachable", "probeReason", "verifyOutput", "step", "command"];
 
 /**
  * One VPS of the fleet. Children, in order: a probe (reachability with the pinned
@@ -84,16 +87,19 @@ export class FleetVps extends pulumi.ComponentResource {
             return updateSteps(ctx);
         });
         let previous: pulumi.Resource = probe;
-        let verify: command.remote.Command | undefined;
+        let verify: command.remote.Command | RemoteStep | undefined;
         for (const [i, step] of ["prepare", "fetch", "checkout", "install", "restart", "verify"].entries()) {
             // An unreachable VPS (or one presenting another host key) gets no command at all:
             // with `create` unset the provider does not dial, so the stage goes on.
             const create = pulumi.all([probe.reachable, steps]).apply(([ok, s]) => (ok ? s[i].command : undefined));
-            verify = new command.remote.Command(`${name}-${step}`, {
-                connection,
-                create: create as pulumi.Output<string>,
-                logging: "stdoutAndStderr",
-            }, { ...self, ...holdCommand, dependsOn: [previous] });
+            verify = args.stepRunner === "command"
+                ? new command.remote.Command(`${name}-${step}`, {
+                    connection,
+                    create: create as pulumi.Output<string>,
+                    logging: "stdoutAndStderr",
+                }, { ...self, ...holdCommand, dependsOn: [previous] })
+                : new RemoteStep(`${name}-${step}`, { hostName: name, step, target, command: create },
+                    { ...self, ...holdDynamic, dependsOn: [previous] });
             previous = verify;
         }
 

@@ -67,6 +67,10 @@ describe("bad input is refused at preview with a clear message", () => {
         await rejects(withHosts([{ ...goodHost, host: "1.2.3.4;reboot" }]), "hosts[0].host");
     });
 
+    it("an unknown step runner", async () => {
+        await rejects(labConfig(3, { stepRunner: "ansible" }), "rachel-fleet:stepRunner", `"ansible"`);
+    });
+
     it("duplicate host names", async () => {
         await rejects(withHosts([goodHost, { ...goodHost, host: "127.0.1.2" }]), "duplicate host name", `"web-1"`);
     });

@@ -76,7 +76,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                         },
                     };
                 }
-                if (args.type === "command:remote:Command") {
+                if (args.type === "command:remote:Command" || args.type === "pulumi-nodejs:dynamic/rachel-fleet:RemoteStep") {
                     return { id: name, state: { ...args.inputs, stdout: `${name} ok`, stderr: "" } };
                 }
                 if (args.type === "hcloud:index/server:Server") {

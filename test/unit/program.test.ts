@@ -145,6 +145,20 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         assert.ok(await (version.inputs.target as any).isSecret, "the provider's SSH target (with its key) must be secret");
     });
 
+    it("with stepRunner ssh2, runs the very same step commands as RemoteStep resources, keys secret", async () => {
+        const viaCommand = await runProgram(labConfig(2, { rolloutPercent: "100" }));
+        const viaSsh = await runProgram(labConfig(2, { rolloutPercent: "100", stepRunner: "ssh2" }));
+        const steps = (run: typeof viaCommand, type: string) =>
+            Promise.all(run.registered.filter((r) => r.type === type).map(async (r) => [r.name, await valueOf(r.inputs.create ?? r.inputs.command)]));
+        const a = await steps(viaCommand, COMMAND);
+        const b = await steps(viaSsh, "pulumi-nodejs:dynamic/rachel-fleet:RemoteStep");
+        assert.strictEqual(a.length, 12);
+        assert.deepStrictEqual(b, a);
+        assert.strictEqual(viaSsh.registered.filter((r) => r.type === COMMAND).length, 0);
+        const step = viaSsh.registered.find((r) => r.type === "pulumi-nodejs:dynamic/rachel-fleet:RemoteStep")!;
+        assert.ok(await (step.inputs.target as any).isSecret);
+    });
+
     it("orders each host's steps: probe → prepare → fetch → checkout → install → restart → verify → version", async () => {
         const { registered } = await runProgram(labConfig(1, { rolloutPercent: "100" }));
         const order = registered.filter((r) => r.name.startsWith("vps-01-")).map((r) => r.name.slice("vps-01-".length));

@@ -1,0 +1,49 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as sshSession from "./sshSession";
+import { SshTarget } from "./sshSession";
+
+/**
+ * One update step run over the fleet's own SSH client (ssh2, pinned host key), for
+ * engines without the command provider plugin (`stepRunner: ssh2`). It mirrors
+ * remote.Command's semantics for what the program relies on: the command runs on
+ * create and when it changes; no command means nothing runs and nothing is dialled;
+ * a non-zero exit or a dropped connection fails the resource, so state keeps the
+ * old command and the next `up` runs it again.
+ */
+export interface StepInputs {
+    hostName: string;
+    step: string;
+    target: SshTarget;
+    command?: string;
+}
+
+const stepProvider: pulumi.dynamic.ResourceProvider<StepInputs, StepInputs & { stdout: string; stderr: string }> = {
+    async diff(_id, olds, news) {
+        return { changes: olds.command !== news.command || olds.target.host !== news.target.host || olds.target.port !== news.target.port };
+    },
+    async create(inputs) {
+        let stdout = "";
+        let stderr = "";
+        if (inputs.command !== undefined) {
+            const r = await sshSession.withSsh(inputs.target, (exec) => exec(inputs.command!));
+            if (r.code !== 0) {
+                throw new Error(`${inputs.hostName} ${inputs.step}: exit ${r.code}: ${(r.stdout + r.stderr).trim().split("\n").slice(-5).join(" ")}`);
+            }
+            ({ stdout, stderr } = r);
+        }
+        return { id: `${inputs.hostName}-${inputs.step}`, outs: { ...inputs, stdout, stderr } };
+    },
+    async update(_id, _olds, news) {
+        const { outs } = await stepProvider.create(news);
+        return { outs };
+    },
+};
+
+export class RemoteStep extends pulumi.dynamic.Resource {
+    declare readonly stdout: pulumi.Output<string>;
+
+    constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+        super(stepProvider, name, { ...args, stdout: undefined, stderr: undefined },
+            { ...opts, additionalSecretOutputs: ["target"] }, "rachel-fleet", "RemoteStep");
+    }
+}

@@ -1,0 +1,111 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { execFileSync } from "child_process";
+import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
+import { LabStatus } from "../../lab/labStatus";
+import { REPO_ROOT } from "../../lab/paths";
+
+/** The files that make the Pulumi project; linked into a throwaway directory per test stack. */
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "stages", "package.json", "tsconfig.json", "node_modules"];
+
+/** Makes the pinned engine available (building it if needed) and returns its bin dir. */
+export function engineBin(pulumiHome: string): string {
+    try {
+        return execFileSync("bash", [path.join(REPO_ROOT, "scripts", "engine.sh"), "--print-path"], {
+            encoding: "utf8",
+            env: { ...process.env, PULUMI_HOME: pulumiHome },
+            stdio: ["ignore", "pipe", "inherit"],
+        }).trim();
+    } catch (e) {
+        throw new Error(`the end-to-end tests need the pinned Pulumi engine; scripts/engine.sh failed: ${e}`);
+    }
+}
+
+export interface TestStack {
+    stack: Stack;
+    dir: string;
+    env: Record<string, string>;
+    /** Writes the stack's plain config (merged into Pulumi.<stack>.yaml, keeping its encryption salt). */
+    configure(values: Record<string, unknown>): void;
+    destroy(): Promise<void>;
+}
+
+/**
+ * A real stack of this program on a throwaway file:// backend with its own
+ * PULUMI_HOME and passphrase, configured for the lab's hosts. Teardown removes
+ * everything it made; call destroy() in `finally`/`after`.
+ */
+export async function createTestStack(name: string, lab: LabStatus, config: Record<string, unknown>): Promise<TestStack> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `rachel-fleet-e2e-${name}-`));
+    const dir = path.join(root, "project");
+    const home = path.join(root, "pulumi-home");
+    const state = path.join(root, "state");
+    for (const d of [dir, home, state]) {
+        fs.mkdirSync(d, { recursive: true });
+    }
+    for (const f of PROJECT_FILES) {
+        fs.symlinkSync(path.join(REPO_ROOT, f), path.join(dir, f));
+    }
+    const bin = engineBin(home);
+    const env: Record<string, string> = {
+        PATH: `${bin}:${process.env.PATH}`,
+        PULUMI_HOME: home,
+        PULUMI_BACKEND_URL: `file://${state}`,
+        PULUMI_CONFIG_PASSPHRASE: "rachel-fleet-e2e",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    };
+    // The Automation API finds `pulumi` on this process's PATH.
+    process.env.PATH = env.PATH;
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: dir }, { envVars: env });
+    const file = path.join(dir, `Pulumi.${name}.yaml`);
+    const configure = (values: Record<string, unknown>) => {
+        const doc = (fs.existsSync(file) ? (yaml.load(fs.readFileSync(file, "utf8")) as any) : {}) ?? {};
+        doc.config = doc.config ?? {};
+        for (const [k, v] of Object.entries(values)) {
+            if (v === undefined) {
+                delete doc.config[`rachel-fleet:${k}`];
+            } else {
+                doc.config[`rachel-fleet:${k}`] = v;
+            }
+        }
+        fs.writeFileSync(file, yaml.dump(doc));
+    };
+    configure({
+        hosts: lab.hosts,
+        healthUrl: lab.healthUrlTemplate,
+        settleSeconds: 3,
+        connectTimeout: 5,
+        ...config,
+    });
+    await stack.setConfig("rachel-fleet:sshPrivateKey", { value: fs.readFileSync(lab.privateKeyPath, "utf8"), secret: true });
+    return {
+        stack,
+        dir,
+        env,
+        configure,
+        async destroy() {
+            fs.rmSync(root, { recursive: true, force: true });
+        },
+    };
+}
+
+/** Per VPS, the operations a preview or up reported for its resources (empty: no change). */
+export function opsByHost(events: EngineEvent[], hostNames: string[]): Record<string, string[]> {
+    const out: Record<string, string[]> = Object.fromEntries(hostNames.map((h) => [h, [] as string[]]));
+    for (const e of events) {
+        const meta = e.resourcePreEvent?.metadata;
+        if (!meta || meta.op === "same" || meta.op === "read") {
+            continue;
+        }
+        const name = meta.urn.split("::").pop()!;
+        const host = hostNames.find((h) => name === h || name.startsWith(`${h}-`));
+        if (host) {
+            out[host].push(`${meta.op} ${name}`);
+        }
+    }
+    return out;
+}
