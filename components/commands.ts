@@ -139,6 +139,7 @@ function prepareBody(ctx: StepContext): string {
     const dir = shq(ctx.app.appDir);
     return [
         `S=${STATE_DIR}; mkdir -p "$S" || exit 1`,
+        `[ -s "$A/started" ] || date +%s.%N > "$A/started"`,
         `printf '{"since":"%s","epoch":%s,"target":"%s","attempt":"%s"}\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date +%s)" ${ctx.target} ${ctx.attemptId} > "$S/updating.tmp" && mv "$S/updating.tmp" ${MARKER_FILE} || exit 1`,
         `head=$(cd ${dir} && git rev-parse HEAD) || { echo "${ctx.app.appDir} is not a git checkout"; exit 1; }`,
         `good=$(cat ${LAST_GOOD_FILE} 2>/dev/null)`,
@@ -196,11 +197,13 @@ export function rollbackCommand(ctx: StepContext, previous: string): string {
 
 /**
  * Ends an attempt on every path: records the verified commit (if any) as last
- * good, removes the marker, and keeps only the newest attempt directories.
+ * good, stamps when the attempt finished, removes the marker, and keeps only the
+ * newest attempt directories.
  */
-export function concludeCommand(goodCommit: string | undefined): string {
+export function concludeCommand(ctx: StepContext, goodCommit: string | undefined): string {
     return [
         goodCommit ? `echo ${goodCommit} > ${LAST_GOOD_FILE}` : `:`,
+        `[ -d ${attemptDir(ctx)} ] && date +%s.%N > ${attemptDir(ctx)}/finished`,
         `rm -f ${MARKER_FILE}`,
         `ls -1dt ${STATE_DIR}/attempts/* 2>/dev/null | tail -n +21 | xargs -r rm -rf`,
         `echo concluded`,

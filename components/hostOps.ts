@@ -72,27 +72,27 @@ export async function finishAttempt(target: SshTarget, ctx: StepContext): Promis
             if (kv.ran !== "1") {
                 status = "failed";
                 error = "the update steps did not run on this VPS";
-                await exec(concludeCommand(undefined));
+                await exec(concludeCommand(ctx, undefined));
             } else if (succeeded) {
                 status = "success";
-                await exec(concludeCommand(ctx.target));
+                await exec(concludeCommand(ctx, ctx.target));
             } else {
                 const why = forwardError || `verify did not pass (HEAD ${kv.head || "unknown"}, service ${kv.active || "unknown"})`;
                 if (!/^[0-9a-f]{40}$/.test(previous)) {
                     status = "failed";
                     error = `${why}; no previous commit is known, so the VPS was not rolled back`;
-                    await exec(concludeCommand(undefined));
+                    await exec(concludeCommand(ctx, undefined));
                 } else {
                     const rb = await exec(rollbackCommand(ctx, previous)).catch((e) => ({ code: -1, stdout: describe(e), stderr: "" }));
                     if (rb.code === 0) {
                         status = "rolled_back";
                         error = `${why}; rolled back to ${previous}`;
-                        await exec(concludeCommand(previous));
+                        await exec(concludeCommand(ctx, previous));
                     } else {
                         status = "failed";
                         const rbWhy = (rb.stdout + rb.stderr).trim().split("\n").slice(-3).join(" ");
                         error = `${why}; ROLLBACK TO ${previous} ALSO FAILED: ${rbWhy}`;
-                        await exec(concludeCommand(undefined)).catch(() => undefined);
+                        await exec(concludeCommand(ctx, undefined)).catch(() => undefined);
                     }
                 }
             }

@@ -4,28 +4,19 @@
 import * as assert from "assert";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { readLabStatus, LabHost, LabStatus } from "../../lab/labStatus";
+import { readLabStatus, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { REPO_ROOT } from "../../lab/paths";
-import { getHealth } from "../../lab/hostLifecycle";
 import { readHost } from "../../components/hostOps";
 import { SshError } from "../../components/sshSession";
-import { MARKER_FILE } from "../../components/commands";
 import { driveUpdate, labApp, targetFor } from "./driveUpdate";
+import { hostTruth } from "./hostTruth";
 
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 function lab(...args: string[]) {
     const r = spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8" });
     assert.strictEqual(r.status, 0, `npm run lab -- ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`);
     return r.stdout;
-}
-
-/** What the host itself says, read over its own SSH connection (not through the program). */
-async function hostTruth(host: LabHost) {
-    const r = await runOnHost(host, `git -C /home/rachel/rachel rev-parse HEAD; systemctl is-active rachel8; [ -e ${MARKER_FILE} ] && echo marker || echo no-marker; systemctl status rachel8 | sed -n 's/.*Main PID: \\([0-9]*\\).*/\\1/p'`);
-    const [head, active, marker, pid] = r.stdout.trim().split("\n");
-    const health = await getHealth(host.host).catch((e) => ({ status: 0, body: String(e) }));
-    return { head, active, marker, pid, health };
 }
 
 describe("update and rollback on real lab hosts", function () {

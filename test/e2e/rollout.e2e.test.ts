@@ -1,0 +1,206 @@
+// End to end: the real Pulumi engine (CLI, language host, dynamic providers) runs
+// this program against a 10-host lab, stage by stage. Every claim is checked on
+// the hosts themselves over SSH, not only through the stack's outputs.
+import * as assert from "assert";
+import * as fs from "fs";
+import { spawn, spawnSync } from "child_process";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { LabHost, LabStatus, readLabStatus } from "../../lab/labStatus";
+import { runOnHost } from "../../lab/sshExec";
+import { cohortFor } from "../../stages/cohort";
+import { HostTruth, hostTruth } from "../lab/hostTruth";
+import { TestStack, createTestStack, opsByHost } from "./stackHarness";
+import { lab } from "./labFixture";
+
+const VERSION_TYPE = "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion";
+
+describe("rollouts under the real Pulumi engine (10-host lab)", function () {
+    this.timeout(1800000);
+    let status: LabStatus;
+    let t: TestStack;
+    let stack: Stack;
+    const names = () => status.hosts.map((h) => h.name);
+    const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
+    const byName = (n: string) => status.hosts.find((h) => h.name === n)!;
+    const truths = async () => Object.fromEntries(await Promise.all(status.hosts.map(async (h) => [h.name, await hostTruth(h)] as const))) as Record<string, HostTruth>;
+
+    const stage = async (tag: string, percent: number, extra: Record<string, unknown> = {}) => {
+        t.configure({ targetCommit: sha(tag), rolloutPercent: percent, ...extra });
+        const events: EngineEvent[] = [];
+        const res = await stack.up({ onEvent: (e) => events.push(e), onOutput: (o) => process.stdout.write(o) });
+        return { res, events };
+    };
+    const previewOps = async () => {
+        const events: EngineEvent[] = [];
+        await stack.preview({ onEvent: (e) => events.push(e) });
+        return opsByHost(events, names());
+    };
+    /** The five version fields per VPS, as recorded in the exported stack state. */
+    const recordedState = async () => {
+        const d = await stack.exportStack();
+        const out: Record<string, any> = {};
+        for (const r of d.deployment.resources ?? []) {
+            if (r.type === VERSION_TYPE) {
+                out[r.outputs.hostName] = r.outputs;
+            }
+        }
+        return out;
+    };
+    const assertFleet = async (tag: string, cohort: string[], others: Record<string, string>) => {
+        const now = await truths();
+        for (const n of names()) {
+            const expected = cohort.includes(n) ? sha(tag) : others[n];
+            assert.strictEqual(now[n].head, expected, `${n} runs ${now[n].head}, expected ${expected}`);
+            assert.strictEqual(now[n].active, "active", `${n} is ${now[n].active}`);
+            assert.strictEqual(now[n].marker, "no-marker", `${n} still has its update marker`);
+        }
+        return now;
+    };
+
+    before(async () => {
+        lab("up", "--hosts", "10");
+        status = readLabStatus();
+        t = await createTestStack("e2e", status, {
+            targetCommit: sha("v2"),
+            rolloutPercent: 10,
+        });
+        stack = t.stack;
+    });
+    after(async () => {
+        await t?.destroy();
+        lab("down");
+    });
+
+    it("1-3. preview shows exactly the cohort; up 10 → 50 → 100 moves exactly the cohort; a repeated up touches nothing", async () => {
+        let onV1 = Object.fromEntries(names().map((n) => [n, sha("v1")]));
+        const ops = await previewOps();
+        const canaries = cohortFor(10, names(), sha("v2"));
+        assert.strictEqual(canaries.length, 1);
+        for (const n of names()) {
+            assert.strictEqual(ops[n].length > 0, canaries.includes(n), `${n}: preview ops ${JSON.stringify(ops[n])}`);
+        }
+        for (const percent of [10, 50, 100]) {
+            const cohort = cohortFor(percent, names(), sha("v2"));
+            const { res } = await stage("v2", percent);
+            const before = await assertFleet("v2", cohort, onV1);
+            const state = await recordedState();
+            for (const n of cohort) {
+                const rec = res.outputs.fleet.value[n];
+                for (const r of [rec, state[n]]) {
+                    assert.deepStrictEqual([r.currentVersion, r.targetVersion, r.updateStatus], [sha("v2"), sha("v2"), "success"], `${n}: ${JSON.stringify(r)}`);
+                    assert.strictEqual(r.previousVersion, sha("v1"));
+                    assert.ok(!Number.isNaN(Date.parse(r.lastUpdateAt)));
+                }
+            }
+            assert.deepStrictEqual([res.outputs.rollout.value.percent, res.outputs.rollout.value.halted], [percent, false]);
+            // 3. the same stage again: no host is touched (same main PID everywhere).
+            if (percent === 10) {
+                const again = await stage("v2", 10);
+                assert.deepStrictEqual(again.res.outputs.rollout.value.attempted, 0);
+                const after = await truths();
+                for (const n of names()) {
+                    assert.strictEqual(after[n].pid, before[n].pid, `${n} was restarted by a repeated up`);
+                }
+            }
+        }
+        onV1 = {};
+    });
+
+    it("4. a bad release halts at the canary, rolls it back, refuses to advance, and a fix forward proceeds", async () => {
+        const canary = cohortFor(10, names(), sha("crash-start"));
+        const v2 = Object.fromEntries(names().map((n) => [n, sha("v2")]));
+        await assert.rejects(stage("crash-start", 10), (e: Error) => {
+            assert.match(e.message, /ROLLOUT HALTED/);
+            assert.ok(e.message.includes(canary[0]), "the failed host is named");
+            assert.match(e.message, /failure rate 100%/);
+            return true;
+        });
+        await assertFleet("v2", [], v2);
+        assert.strictEqual((await recordedState())[canary[0]].updateStatus, "rolled_back");
+        const before = await truths();
+        await assert.rejects(stage("crash-start", 50), /halted.*Refusing to advance to 50%.*no host was touched/s);
+        const after = await truths();
+        for (const n of names()) {
+            assert.deepStrictEqual([after[n].head, after[n].pid], [before[n].head, before[n].pid], `${n} was touched by a refused stage`);
+        }
+        const fixed = await stage("v3", 10);
+        assert.strictEqual(fixed.res.outputs.rollout.value.halted, false);
+        await assertFleet("v3", cohortFor(10, names(), sha("v3")), v2);
+    });
+
+    it("5-6. at 100%, one unreachable host of ten: up succeeds with a warning, the next up retries it; at most maxParallel update at once", async () => {
+        const cohort = cohortFor(100, names(), sha("v3"));
+        const down = cohortFor(10, names(), sha("v3")).includes(cohort[9]) ? cohort[8] : cohort[9];
+        lab("fault", "unreachable", "--host", down);
+        let res;
+        try {
+            ({ res } = await stage("v3", 100, { maxParallel: 2 }));
+        } finally {
+            lab("fault", "unreachable", "--host", down, "--off");
+        }
+        const r = res.outputs.rollout.value;
+        assert.deepStrictEqual([r.halted, r.failed, r.failedHosts], [false, 1, [down]]);
+        assert.ok(res.stdout.includes(`${down}: failed`), "the failed host is warned about");
+        // 6. concurrency, measured on the hosts from each attempt's start and finish stamps.
+        const spans: [number, number][] = [];
+        for (const h of status.hosts.filter((x) => x.name !== down)) {
+            const s = await runOnHost(h, `d=$(ls -1dt ~/.rachel-fleet/attempts/${sha("v3").slice(0, 12)}-* | head -1); cat "$d/started" "$d/finished"`);
+            const [a, b] = s.stdout.trim().split("\n").map(Number);
+            if (a && b && a > Date.now() / 1000 - 600) {
+                spans.push([a, b]);
+            }
+        }
+        const maxOverlap = Math.max(...spans.map(([a]) => spans.filter(([s, e]) => s <= a && a < e).length));
+        assert.ok(spans.length >= 8, `only ${spans.length} attempts measured`);
+        assert.ok(maxOverlap <= 2, `${maxOverlap} hosts updated at once with maxParallel 2`);
+        const retry = await stage("v3", 100, { maxParallel: 5 });
+        assert.deepStrictEqual([retry.res.outputs.rollout.value.attempted, retry.res.outputs.rollout.value.failed], [1, 0]);
+        await assertFleet("v3", names(), {});
+    });
+
+    it("7. a second concurrent up on the stack is refused by the stack lock, and nothing is lost", async () => {
+        t.configure({ targetCommit: sha("v2"), rolloutPercent: 10 });
+        const first = stack.up();
+        await new Promise((r) => setTimeout(r, 1500));
+        await assert.rejects(stack.up(), /locked/);
+        const res = await first;
+        assert.strictEqual(res.outputs.rollout.value.succeeded, 1);
+        await assertFleet("v2", cohortFor(10, names(), sha("v2")), Object.fromEntries(names().map((n) => [n, sha("v3")])));
+    });
+
+    it("8. kill -9 of an up in the middle of a stage: after pulumi cancel and up again the fleet converges", async () => {
+        t.configure({ targetCommit: sha("v2"), rolloutPercent: 100, maxParallel: 5 });
+        const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "e2e"], { cwd: t.dir, env: { ...process.env, ...t.env }, detached: true, stdio: "ignore" });
+        // Wait until some host is really mid-update, then kill the whole process group.
+        const deadline = Date.now() + 120000;
+        while (Date.now() < deadline) {
+            const marks = await Promise.all(status.hosts.map((h) => runOnHost(h, "[ -e ~/.rachel-fleet/updating ] && echo y || echo n")));
+            if (marks.some((m) => m.stdout.trim() === "y")) {
+                break;
+            }
+            await new Promise((r) => setTimeout(r, 300));
+        }
+        process.kill(-up.pid!, "SIGKILL");
+        const cli = (...args: string[]) => spawnSync("pulumi", [...args, "--stack", "e2e"], { cwd: t.dir, env: { ...process.env, ...t.env }, encoding: "utf8" });
+        const cancel = cli("cancel", "--yes");
+        process.stdout.write(`pulumi cancel: exit ${cancel.status} ${cancel.stdout}${cancel.stderr}\n`);
+        let again = cli("up", "--yes", "--skip-preview");
+        if (again.status !== 0 && /pending operations|interrupted/.test(again.stdout + again.stderr)) {
+            const refresh = cli("refresh", "--yes", "--clear-pending-creates", "--skip-preview");
+            assert.strictEqual(refresh.status, 0, refresh.stdout + refresh.stderr);
+            again = cli("up", "--yes", "--skip-preview");
+        }
+        assert.strictEqual(again.status, 0, again.stdout + again.stderr);
+        await assertFleet("v2", names(), {});
+    });
+
+    it("9. refresh reads real versions: a host moved by hand shows as drift in state", async () => {
+        const h: LabHost = byName(names()[0]);
+        await runOnHost(h, `git -C /home/rachel/rachel -c advice.detachedHead=false checkout --quiet --detach ${sha("v1")}`);
+        await stack.refresh();
+        const rec = (await recordedState())[h.name];
+        assert.strictEqual(rec.currentVersion, sha("v1"));
+        assert.match(rec.error, /drift/);
+        fs.existsSync(t.dir);
+    });
+});
