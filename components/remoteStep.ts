@@ -17,25 +17,28 @@ export interface StepInputs {
     command?: string;
 }
 
+async function runStep(inputs: StepInputs) {
+    let stdout = "";
+    let stderr = "";
+    if (inputs.command !== undefined) {
+        const r = await sshSession.withSsh(inputs.target, (exec) => exec(inputs.command!));
+        if (r.code !== 0) {
+            throw new Error(`${inputs.hostName} ${inputs.step}: exit ${r.code}: ${(r.stdout + r.stderr).trim().split("\n").slice(-5).join(" ")}`);
+        }
+        ({ stdout, stderr } = r);
+    }
+    return { ...inputs, stdout, stderr };
+}
+
 const stepProvider: pulumi.dynamic.ResourceProvider<StepInputs, StepInputs & { stdout: string; stderr: string }> = {
     async diff(_id, olds, news) {
         return { changes: olds.command !== news.command || olds.target.host !== news.target.host || olds.target.port !== news.target.port };
     },
     async create(inputs) {
-        let stdout = "";
-        let stderr = "";
-        if (inputs.command !== undefined) {
-            const r = await sshSession.withSsh(inputs.target, (exec) => exec(inputs.command!));
-            if (r.code !== 0) {
-                throw new Error(`${inputs.hostName} ${inputs.step}: exit ${r.code}: ${(r.stdout + r.stderr).trim().split("\n").slice(-5).join(" ")}`);
-            }
-            ({ stdout, stderr } = r);
-        }
-        return { id: `${inputs.hostName}-${inputs.step}`, outs: { ...inputs, stdout, stderr } };
+        return { id: `${inputs.hostName}-${inputs.step}`, outs: await runStep(inputs) };
     },
     async update(_id, _olds, news) {
-        const { outs } = await stepProvider.create(news);
-        return { outs };
+        return { outs: await runStep(news) };
     },
 };
 

@@ -8,16 +8,19 @@ import { RolloutSummary } from "../stages/ledger";
  * naming the failed hosts and the rate; it runs only after every cohort host has
  * been attempted, so one failure never keeps another host from being tried.
  */
+function judge(inputs: { summary: RolloutSummary }) {
+    if (inputs.summary.halted) {
+        throw new Error(describeVerdict(inputs.summary));
+    }
+    return inputs;
+}
+
 export const gateProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { summary: RolloutSummary }) {
-        if (inputs.summary.halted) {
-            throw new Error(describeVerdict(inputs.summary));
-        }
-        return { id: "rollout-gate", outs: inputs };
+        return { id: "rollout-gate", outs: judge(inputs) };
     },
     async update(_id: string, _olds: unknown, news: { summary: RolloutSummary }) {
-        const { outs } = await gateProvider.create(news);
-        return { outs };
+        return { outs: judge(news) };
     },
 };
 

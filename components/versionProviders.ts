@@ -54,64 +54,61 @@ export interface VersionOutputs extends VersionInputs {
 const KEYED = ["targetCommit", "attempt", "reachable"];
 const connectionChanged = (a: SshTarget, b: SshTarget) => a.host !== b.host || a.port !== b.port || a.user !== b.user;
 
+// Methods call these free functions rather than each other: a serialized provider
+// object cannot refer to itself by name.
+async function probe(inputs: ProbeInputs): Promise<ProbeOutputs> {
+    const r = await hostOps.readHost(inputs.target, inputs.app);
+    return { ...inputs, reachable: r.reachable, reason: r.reason, headBefore: r.head, probedAt: new Date().toISOString() };
+}
+
+async function finishVersion(inputs: VersionInputs, olds?: VersionOutputs): Promise<VersionOutputs> {
+    const base = { ...inputs, targetVersion: inputs.targetCommit };
+    if (!inputs.reachable) {
+        // An unreachable VPS still runs what it ran before: keep the last known versions.
+        return {
+            ...base,
+            currentVersion: olds?.currentVersion ?? "",
+            previousVersion: olds?.previousVersion ?? "",
+            updateStatus: "failed",
+            lastUpdateAt: new Date().toISOString(),
+            error: inputs.probeReason || "unreachable",
+            serviceState: "unknown",
+        };
+    }
+    const ctx = {
+        app: inputs.app,
+        target: inputs.targetCommit,
+        attemptId: attemptIdFor(inputs.targetCommit, inputs.attempt),
+        healthUrl: inputs.healthUrl,
+    };
+    return { ...base, ...(await hostOps.finishAttempt(inputs.target, ctx)) };
+}
+
+function keyedChange(olds: any, news: any): boolean {
+    return KEYED.some((k) => k in news && olds[k] !== news[k]) || connectionChanged(olds.target, news.target);
+}
+
 export const probeProvider: pulumi.dynamic.ResourceProvider<ProbeInputs, ProbeOutputs> = {
     async diff(_id, olds, news) {
-        const keys = KEYED.filter((k) => k in news && (olds as any)[k] !== (news as any)[k]);
-        return { changes: keys.length > 0 || connectionChanged(olds.target, news.target), replaces: [] };
+        return { changes: keyedChange(olds, news), replaces: [] };
     },
     async create(inputs) {
-        const r = await hostOps.readHost(inputs.target, inputs.app);
-        const outs: ProbeOutputs = {
-            ...inputs,
-            reachable: r.reachable,
-            reason: r.reason,
-            headBefore: r.head,
-            probedAt: new Date().toISOString(),
-        };
-        return { id: `${inputs.hostName}-probe`, outs };
+        return { id: `${inputs.hostName}-probe`, outs: await probe(inputs) };
     },
     async update(_id, _olds, news) {
-        const { outs } = await probeProvider.create(news);
-        return { outs };
+        return { outs: await probe(news) };
     },
 };
 
 export const versionProvider: pulumi.dynamic.ResourceProvider<VersionInputs, VersionOutputs> = {
     async diff(_id, olds, news) {
-        const keys = KEYED.filter((k) => (olds as any)[k] !== (news as any)[k]);
-        return { changes: keys.length > 0 || connectionChanged(olds.target, news.target), replaces: [] };
+        return { changes: keyedChange(olds, news), replaces: [] };
     },
     async create(inputs) {
-        const base = { ...inputs, targetVersion: inputs.targetCommit };
-        if (!inputs.reachable) {
-            const outs: VersionOutputs = {
-                ...base,
-                currentVersion: "",
-                previousVersion: "",
-                updateStatus: "failed",
-                lastUpdateAt: new Date().toISOString(),
-                error: inputs.probeReason || "unreachable",
-                serviceState: "unknown",
-            };
-            return { id: inputs.hostName, outs };
-        }
-        const ctx = {
-            app: inputs.app,
-            target: inputs.targetCommit,
-            attemptId: attemptIdFor(inputs.targetCommit, inputs.attempt),
-            healthUrl: inputs.healthUrl,
-        };
-        const o = await hostOps.finishAttempt(inputs.target, ctx);
-        return { id: inputs.hostName, outs: { ...base, ...o } };
+        return { id: inputs.hostName, outs: await finishVersion(inputs) };
     },
     async update(_id, olds, news) {
-        const { outs } = await versionProvider.create(news);
-        // An unreachable VPS still runs what it ran before: keep the last known versions.
-        if (!news.reachable && olds.currentVersion) {
-            outs!.currentVersion = olds.currentVersion;
-            outs!.previousVersion = olds.previousVersion;
-        }
-        return { outs };
+        return { outs: await finishVersion(news, olds) };
     },
     /** `pulumi refresh`: what the VPS really runs, so a VPS moved by hand shows as drift. */
     async read(id, props) {
