@@ -1,14 +1,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import { execFileSync } from "child_process";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { LabStatus } from "../../lab/labStatus";
 import { REPO_ROOT } from "../../lab/paths";
-
-/** The files that make the Pulumi project; linked into a throwaway directory per test stack. */
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "stages", "package.json", "tsconfig.json", "node_modules"];
+import { commandPluginReady, labStackConfig, linkProject, writeStackConfig } from "../../lab/labProject";
 
 /** Makes the pinned engine available (building it if needed) and returns its bin dir. */
 export function engineBin(pulumiHome: string): string {
@@ -21,23 +18,6 @@ export function engineBin(pulumiHome: string): string {
     } catch (e) {
         throw new Error(`the end-to-end tests need the pinned Pulumi engine; scripts/engine.sh failed: ${e}`);
     }
-}
-
-/**
- * Whether the engine can run remote.Command: the command provider plugin v1.2.1 is
- * installed in this PULUMI_HOME or on PATH. Without it the program runs the same
- * step commands with stepRunner ssh2, and says so.
- */
-export function commandPluginReady(t: { env: Record<string, string> } | undefined, home?: string): boolean {
-    const h = home ?? t?.env.PULUMI_HOME ?? "";
-    const installed = fs.existsSync(path.join(h, "plugins", "resource-command-v1.2.1"));
-    const onPath = (t?.env.PATH ?? process.env.PATH ?? "").split(":").some((d) => fs.existsSync(path.join(d, "pulumi-resource-command")));
-    const ready = installed || onPath;
-    if (!ready) {
-        process.stdout.write("NOTE: the command provider plugin v1.2.1 is not available to this engine (see scripts/engine.sh); " +
-            "these tests run the same step commands with stepRunner ssh2.\n");
-    }
-    return ready;
 }
 
 export interface TestStack {
@@ -61,12 +41,10 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
     const dir = path.join(root, "project");
     const home = path.join(root, "pulumi-home");
     const state = path.join(root, "state");
-    for (const d of [dir, home, state]) {
+    for (const d of [home, state]) {
         fs.mkdirSync(d, { recursive: true });
     }
-    for (const f of PROJECT_FILES) {
-        fs.symlinkSync(path.join(REPO_ROOT, f), path.join(dir, f));
-    }
+    linkProject(dir);
     const bin = engineBin(home);
     const env: Record<string, string> = {
         PATH: `${bin}:${process.env.PATH}`,
@@ -80,24 +58,15 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
     // The Automation API finds `pulumi` on this process's PATH.
     process.env.PATH = env.PATH;
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: dir }, { envVars: env });
-    const file = path.join(dir, `Pulumi.${name}.yaml`);
-    const configure = (values: Record<string, unknown>) => {
-        const doc = (fs.existsSync(file) ? (yaml.load(fs.readFileSync(file, "utf8")) as any) : {}) ?? {};
-        doc.config = doc.config ?? {};
-        for (const [k, v] of Object.entries(values)) {
-            if (v === undefined) {
-                delete doc.config[`rachel-fleet:${k}`];
-            } else {
-                doc.config[`rachel-fleet:${k}`] = v;
-            }
-        }
-        fs.writeFileSync(file, yaml.dump(doc));
-    };
-    const stepRunner = commandPluginReady({ env }) ? "command" : "ssh2";
+    const configure = (values: Record<string, unknown>) => writeStackConfig(dir, name, values);
+    const stepRunner = commandPluginReady(home, env.PATH) ? "command" : "ssh2";
+    if (stepRunner === "ssh2") {
+        process.stdout.write("NOTE: the command provider plugin v1.2.1 is not available to this engine (see scripts/engine.sh); " +
+            "these tests run the same step commands with stepRunner ssh2.\n");
+    }
     configure({
         stepRunner,
-        hosts: lab.hosts,
-        healthUrl: lab.healthUrlTemplate,
+        ...labStackConfig(lab),
         settleSeconds: 3,
         connectTimeout: 5,
         ...config,

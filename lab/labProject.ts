@@ -1,0 +1,51 @@
+// A throwaway Pulumi project directory for this program, pointed at the lab:
+// used by the demo and the end-to-end tests so no stack file lands in the repo.
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { LabStatus } from "./labStatus";
+import { REPO_ROOT } from "./paths";
+
+/** The files that make the Pulumi project, linked (not copied) into the project directory. */
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "stages", "package.json", "tsconfig.json", "node_modules"];
+
+export function linkProject(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of PROJECT_FILES) {
+        fs.symlinkSync(path.join(REPO_ROOT, f), path.join(dir, f));
+    }
+}
+
+/**
+ * Merges plain `rachel-fleet:` config into Pulumi.<stack>.yaml, keeping what the CLI
+ * wrote there (the encryption salt, secrets). `undefined` removes a key.
+ */
+export function writeStackConfig(dir: string, stack: string, values: Record<string, unknown>): void {
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    const doc = ((fs.existsSync(file) ? yaml.load(fs.readFileSync(file, "utf8")) : {}) ?? {}) as { config?: Record<string, unknown> };
+    doc.config = doc.config ?? {};
+    for (const [k, v] of Object.entries(values)) {
+        if (v === undefined) {
+            delete doc.config[`rachel-fleet:${k}`];
+        } else {
+            doc.config[`rachel-fleet:${k}`] = v;
+        }
+    }
+    fs.writeFileSync(file, yaml.dump(doc));
+}
+
+/** The lab's inventory and app settings, as stack config. */
+export function labStackConfig(status: LabStatus): Record<string, unknown> {
+    return { hosts: status.hosts, healthUrl: status.healthUrlTemplate, repoUrl: status.repoUrl };
+}
+
+/**
+ * Whether the engine can run remote.Command: the command provider plugin v1.2.1 is
+ * installed in PULUMI_HOME or on PATH. Without it the program runs the same step
+ * commands with stepRunner ssh2.
+ */
+export function commandPluginReady(pulumiHome: string, pathVar: string): boolean {
+    const installed = fs.existsSync(path.join(pulumiHome, "plugins", "resource-command-v1.2.1"));
+    const onPath = pathVar.split(":").some((d) => d && fs.existsSync(path.join(d, "pulumi-resource-command")));
+    return installed || onPath;
+}

@@ -1,0 +1,112 @@
+// The demo: what an operator does, with the real `pulumi` CLI, against a lab fleet.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { commandPluginReady, labStackConfig, linkProject, writeStackConfig } from "../lab/labProject";
+import { readLabStatus, LabStatus } from "../lab/labStatus";
+import { REPO_ROOT } from "../lab/paths";
+
+const STACK = "demo";
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-demo-"));
+const dir = path.join(root, "project");
+const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PULUMI_HOME: path.join(root, "pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "rachel-fleet-demo",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+};
+fs.mkdirSync(path.join(root, "state"), { recursive: true });
+
+const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
+function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; allowFail?: boolean; quiet?: boolean } = {}) {
+    const r = spawnSync(cmd, args, {
+        cwd: opts.cwd ?? dir,
+        env,
+        input: opts.input,
+        stdio: [opts.input === undefined ? "inherit" : "pipe", opts.quiet ? "pipe" : "inherit", "inherit"],
+        encoding: "utf8",
+    });
+    if (r.status !== 0 && !opts.allowFail) {
+        throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}`);
+    }
+    return r;
+}
+const lab = (...args: string[]) => run(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT });
+const pulumi = (...args: string[]) => run("pulumi", [...args, "--stack", STACK], { allowFail: true });
+
+function table(status: LabStatus) {
+    const out = run("pulumi", ["stack", "output", "fleet", "--json", "--stack", STACK], { quiet: true }).stdout;
+    const fleet = JSON.parse(out) as Record<string, { currentVersion: string; updateStatus: string; lastUpdateAt: string; error: string }>;
+    const tagOf = Object.fromEntries(Object.entries(status.releases).map(([tag, sha]) => [sha, tag]));
+    const rows = [["host", "version", "status", "last update"]];
+    for (const h of status.hosts) {
+        const r = fleet[h.name];
+        const version = r?.currentVersion ? `${tagOf[r.currentVersion] ?? "?"} ${r.currentVersion.slice(0, 12)}` : "v1 (not yet managed)";
+        rows.push([h.name, version, r?.updateStatus ?? "idle", r?.lastUpdateAt ? r.lastUpdateAt.replace("T", " ").slice(0, 19) : "-"]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const [i, r] of rows.entries()) {
+        process.stdout.write(`  ${r.map((c, j) => c.padEnd(widths[j])).join("  ")}\n`);
+        if (i === 0) {
+            process.stdout.write(`  ${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
+        }
+    }
+}
+
+function main() {
+    say("starting a 10-host lab fleet (real sshd on 127.0.1.1-10)");
+    lab("up", "--hosts", "10");
+    const status = readLabStatus();
+    try {
+        linkProject(dir);
+        run("pulumi", ["stack", "init", STACK]);
+        const runner = commandPluginReady(env.PULUMI_HOME!, env.PATH ?? "") ? "command" : "ssh2";
+        if (runner === "ssh2") {
+            say("note: the command provider plugin v1.2.1 is not available to this engine; steps run with stepRunner ssh2 (same commands)");
+        }
+        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner, settleSeconds: 3 });
+        run("pulumi", ["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: fs.readFileSync(status.privateKeyPath, "utf8") });
+
+        for (const percent of [10, 50, 100]) {
+            say(`release v2 at ${percent}%: pulumi config set rolloutPercent ${percent} && pulumi up`);
+            writeStackConfig(dir, STACK, { targetCommit: status.releases.v2, rolloutPercent: percent });
+            if (percent === 10) {
+                say("pulumi preview: only the canary changes");
+                pulumi("preview", "--diff=false");
+            }
+            const r = pulumi("up", "--yes", "--skip-preview");
+            if (r.status !== 0) {
+                throw new Error(`pulumi up at ${percent}% failed`);
+            }
+            table(status);
+        }
+
+        say("a bad release (crash-start) at 10%: the canary is rolled back and the rollout halts");
+        writeStackConfig(dir, STACK, { targetCommit: status.releases["crash-start"], rolloutPercent: 10 });
+        const bad = pulumi("up", "--yes", "--skip-preview");
+        process.stdout.write(`\npulumi up exited ${bad.status} (non-zero: halted)\n`);
+        table(status);
+        say("advancing the halted release to 50% is refused before any host is touched");
+        writeStackConfig(dir, STACK, { rolloutPercent: 50 });
+        const refused = pulumi("preview");
+        process.stdout.write(`\npulumi preview exited ${refused.status}\n`);
+        if (bad.status === 0 || refused.status === 0) {
+            throw new Error("the bad release was not halted");
+        }
+        say("done: every host runs v2; the bad release never got past its canary");
+    } finally {
+        say("tearing the lab down");
+        lab("down");
+        fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+try {
+    main();
+} catch (e) {
+    process.stderr.write(`demo failed: ${(e as Error).message}\n`);
+    process.exit(1);
+}
