@@ -112,7 +112,10 @@ export function stepBodies(app: AppSettings, sha: string, healthUrl: string) {
  */
 function guardedStep(name: string, dir: string, body: string, onSuccess = ":"): string {
     return [
-        `A=${dir}; mkdir -p "$A" || exit 1`,
+        `A=${dir}`,
+        // A concluded attempt's directory is never resumed: prepare starts it afresh.
+        ...(name === "prepare" ? [`[ -e "$A/finished" ] && rm -rf "$A"`] : []),
+        `mkdir -p "$A" || exit 1`,
         `[ -e "$A/failed" ] && { echo "${name}: skipped, an earlier step failed: $(head -c 400 "$A/failed")"; exit 0; }`,
         `[ -e "$A/noop" ] && { echo "${name}: skipped, already on the target and healthy"; exit 0; }`,
         `[ -e "$A/done-${name}" ] && { echo "${name}: already done in this attempt"; exit 0; }`,

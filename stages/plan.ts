@@ -85,7 +85,9 @@ export function planStage(input: StageInput): StagePlan {
         const rec = input.ledger.hosts[name];
         if (inCohort.has(name)) {
             const sameTarget = rec?.managed && rec.targetVersion === input.target;
-            const attempt = !sameTarget ? 1 : rec.updateStatus === "success" ? Math.max(1, rec.attempt) : rec.attempt + 1;
+            // Attempts count up per host across releases, so an attempt id (commit, attempt)
+            // is never reused when a host goes back to a commit it ran before.
+            const attempt = !sameTarget ? (rec?.attempt ?? 0) + 1 : rec.updateStatus === "success" ? Math.max(1, rec.attempt) : rec.attempt + 1;
             const fresh = !sameTarget || attempt !== rec.attempt;
             // Only hosts that really update take a lane: the others are no-ops.
             const lane = fresh ? updating++ % laneTail.length : -1;

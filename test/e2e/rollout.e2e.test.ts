@@ -174,6 +174,7 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         // Wait until some host is really mid-update, then kill the whole process group.
         const deadline = Date.now() + 120000;
         while (Date.now() < deadline) {
+            assert.strictEqual(up.exitCode, null, "pulumi up ended before it could be killed mid-stage");
             const marks = await Promise.all(status.hosts.map((h) => runOnHost(h, "[ -e ~/.rachel-fleet/updating ] && echo y || echo n")));
             if (marks.some((m) => m.stdout.trim() === "y")) {
                 break;

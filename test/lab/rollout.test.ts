@@ -141,6 +141,17 @@ describe("update and rollback on real lab hosts", function () {
         assert.deepStrictEqual([after.head, after.active, after.marker], [sha("v3"), "active", "no-marker"]);
     });
 
+    it("going back to a commit the host ran before really moves it, even under a reused attempt id", async () => {
+        const h = host(2);
+        const app = labApp(status);
+        const target = targetFor(status, h, app);
+        for (const tag of ["v2", "v3", "v2"]) {
+            const r = await driveUpdate(target, app, sha(tag), 1);
+            assert.strictEqual(r.outcome?.updateStatus, "success", `${tag}: ${JSON.stringify(r.outcome)}`);
+            assert.strictEqual((await hostTruth(h)).head, sha(tag));
+        }
+    });
+
     it("reads back what a host really runs, so a VPS moved by hand shows as drift", async () => {
         const h = host(0);
         await runOnHost(h, `git -C /home/rachel/rachel -c advice.detachedHead=false checkout --quiet --detach ${sha("v3")}`);

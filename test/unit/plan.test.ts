@@ -42,6 +42,12 @@ describe("stage plan", () => {
         assert.deepStrictEqual([p.hosts[bad].attempt, p.hosts[bad].fresh], [2, true]);
     });
 
+    it("never reuses an attempt id when a host goes back to a commit it ran before", () => {
+        const p = planStage({ ...base, target: B, percent: 100, ledger: { hosts: { "vps-0": rec({ targetVersion: A, attempt: 4 }) } } });
+        assert.strictEqual(p.hosts["vps-0"].attempt, 5);
+        assert.strictEqual(p.hosts["vps-1"].attempt, 1);
+    });
+
     it("puts at most maxParallel updating hosts in flight: lanes chain the rest", () => {
         const p = planStage({ ...base, percent: 100, maxParallel: 3, ledger: emptyLedger });
         const heads = Object.values(p.hosts).filter((h) => h.fresh && !h.after);
