@@ -70,13 +70,14 @@ function newStack(name: string) {
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     };
     const cli = (...a: string[]) => spawnSync("pulumi", [...a, "--stack", name], { cwd: dir, env, encoding: "utf8" });
+    const setSecret = (k: string, v: string) => spawnSync("pulumi", ["config", "set", "--secret", k, "--stack", name], { cwd: dir, env, input: v, encoding: "utf8" });
     const init = spawnSync("pulumi", ["stack", "init", name], { cwd: dir, env, encoding: "utf8" });
     if (init.status !== 0) {
         throw new Error(init.stderr);
     }
     const runner = commandPluginReady(env.PULUMI_HOME!, env.PATH ?? "") ? "command" : "ssh2";
     return {
-        dir, env, cli, runner,
+        dir, env, cli, setSecret, runner,
         configure: (v: Record<string, unknown>) => writeStackConfig(dir, name, v),
         up: (extraEnv: Record<string, string> = {}) => pulumi(dir, { ...env, ...extraEnv }, ["up", "--yes", "--skip-preview", "--stack", name]),
         preview: () => pulumi(dir, env, ["preview", "--stack", name]),
@@ -96,23 +97,29 @@ async function stageCost(n: number, status: LabStatus, results: any) {
     const key = fs.readFileSync(status.privateKeyPath, "utf8");
     const s = newStack(`stage${n}`);
     s.configure({ ...labStackConfig(status), stepRunner: s.runner, settleSeconds: SETTLE, connectTimeout: 5 });
-    s.cli("config", "set", "--secret", "sshPrivateKey", key);
-    // The hosts alternate between two good releases so every run does the same work.
-    const tags = ["v2", "v3"];
+    s.setSecret("sshPrivateKey", key);
+    // Every run moves every host to the other of two good releases, so each does the same work.
+    let current = "v1";
+    const nextTag = () => (current = current === "v2" ? "v3" : "v2");
     let attempt = 100;
-    const floorRun = async (tag: string, maxParallel: number) => {
+    const floorRun = async (maxParallel: number) => {
+        const commit = (status.releases as any)[nextTag()];
         const started = process.hrtime.bigint();
         const phases = await mapLimit(status.hosts, maxParallel, (h) =>
-            floorUpdate({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: key, connectTimeout: 5 }, app, (status.releases as any)[tag], attempt++));
+            floorUpdate({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: key, connectTimeout: 5 }, app, commit, attempt++));
         return { seconds: Number(process.hrtime.bigint() - started) / 1e9, phases };
     };
-    for (let r = 0; r < reps; r++) {
-        const floor = await floorRun(tags[r % 2], 5);
-        s.configure({ targetCommit: (status.releases as any)[tags[(r + 1) % 2]], rolloutPercent: 100, maxParallel: 5 });
+    const pulumiRun = async (maxParallel: number) => {
+        s.configure({ targetCommit: (status.releases as any)[nextTag()], rolloutPercent: 100, maxParallel });
         const up = await s.up();
         if (up.code !== 0) {
-            throw new Error(`pulumi up (N=${n}) failed:\n${up.output.slice(-3000)}`);
+            throw new Error(`pulumi up (N=${n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
         }
+        return up;
+    };
+    for (let r = 0; r < reps; r++) {
+        const floor = await floorRun(5);
+        const up = await pulumiRun(5);
         const perHost = Object.fromEntries((Object.keys(floor.phases[0]) as (keyof PhaseTimes)[]).map((k) => [k, mean(floor.phases.map((p) => p[k]))]));
         const hostTotal = mean(floor.phases.map((p) => Object.values(p).reduce((a, b) => a + b, 0)));
         results.stage.push({
@@ -123,17 +130,11 @@ async function stageCost(n: number, status: LabStatus, results: any) {
         log(`stage N=${n} rep ${r}: floor ${floor.seconds.toFixed(1)}s, pulumi up ${up.seconds.toFixed(1)}s, ratio ${(up.seconds / floor.seconds).toFixed(2)}`);
     }
     if (n === Math.max(...sizes)) {
-        let i = reps;
         for (const p of parallel) {
-            const floor = await floorRun(tags[i % 2], p);
-            s.configure({ targetCommit: (status.releases as any)[tags[(i + 1) % 2]], maxParallel: p });
-            const up = await s.up();
-            if (up.code !== 0) {
-                throw new Error(`pulumi up (maxParallel ${p}) failed:\n${up.output.slice(-3000)}`);
-            }
+            const floor = await floorRun(p);
+            const up = await pulumiRun(p);
             results.parallel.push({ hosts: n, maxParallel: p, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds });
             log(`parallel ${p} on ${n}: floor ${floor.seconds.toFixed(1)}s, pulumi ${up.seconds.toFixed(1)}s`);
-            i++;
         }
     }
     s.remove();
@@ -145,7 +146,7 @@ async function scaling(m: number, results: any) {
     const s = newStack(`scale${m}`);
     const target = "1".repeat(40);
     s.configure({ hosts, targetCommit: target, rolloutPercent: 100, maxParallel: m, stepRunner: s.runner, connectTimeout: 2 });
-    s.cli("config", "set", "--secret", "sshPrivateKey", "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----");
+    s.setSecret("sshPrivateKey", "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----\n");
     const preview = await s.preview();
     // The first up creates every resource (all hosts unreachable, so nothing runs on any).
     const create = await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" });

@@ -1,0 +1,31 @@
+// A smoke run of the bench (3 hosts, tiny inventories), so the bench cannot rot.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { REPO_ROOT } from "../../lab/paths";
+
+describe("npm run bench -- --smoke", function () {
+    this.timeout(900000);
+
+    it("measures a stage against the plain-SSH floor, verify against the settle window, and preview/no-op scaling", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-bench-smoke-"));
+        try {
+            const r = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "bench", "run.ts"), "--smoke", "--out", out], { cwd: REPO_ROOT, encoding: "utf8" });
+            assert.strictEqual(r.status, 0, `bench failed:\n${r.stdout}\n${r.stderr.slice(-4000)}`);
+            const res = JSON.parse(fs.readFileSync(path.join(out, "latest.json"), "utf8"));
+            assert.ok(res.stage.length >= 1 && res.stage.every((s: any) => Number.isFinite(s.ratio) && s.ratio > 0), JSON.stringify(res.stage));
+            // Verify waits out the settle window, so it can never be faster than it.
+            assert.ok(res.verify.every((v: any) => v.ratio >= 1), JSON.stringify(res.verify));
+            assert.deepStrictEqual(res.parallel.map((p: any) => p.maxParallel), [1, 3]);
+            assert.deepStrictEqual(res.scale.map((s: any) => s.hosts), [5, 10]);
+            assert.ok(res.scale.every((s: any) => s.noopChanges === "none" || /^1 updated$/.test(s.noopChanges)), `a no-op up changed hosts: ${JSON.stringify(res.scale)}`);
+            assert.ok(Number.isFinite(res.growth.previewTime));
+            assert.match(fs.readFileSync(path.join(out, "latest.svg"), "utf8"), /^<svg/);
+            assert.match(r.stdout, /stage +3 hosts: pulumi .* = [0-9.]+×/);
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
+});
