@@ -150,8 +150,9 @@ async function scaling(m: number, results: any) {
     const preview = await s.preview();
     // The first up creates every resource (all hosts unreachable, so nothing runs on any).
     const create = await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" });
-    // The no-op is made possible by marking every host up to date in the ledger (the
-    // stack's own outputs) with stack export/import: then no resource input changes.
+    // The no-op is made possible by marking every host up to date, in the ledger (the
+    // stack's own outputs) and in each version record, with stack export/import: then
+    // no resource input changes.
     const file = path.join(s.dir, "..", "state.json");
     s.cli("stack", "export", "--file", file);
     const d = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -160,11 +161,17 @@ async function scaling(m: number, results: any) {
         Object.assign(stackRes.outputs.fleet[h.name], { updateStatus: "success", currentVersion: target, targetVersion: target });
     }
     stackRes.outputs.rollout.halted = false;
+    for (const r of d.deployment.resources.filter((x: any) => x.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion")) {
+        Object.assign(r.outputs, { updateStatus: "success", currentVersion: target, error: "" });
+    }
     fs.writeFileSync(file, JSON.stringify(d));
     s.cli("stack", "import", "--file", file);
+    // The first up after the import creates the stage gate (the failed first up never did);
+    // from then on an up changes nothing.
+    await s.up();
     const noop = await s.up();
     const noopSkip = await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" });
-    const changed = /(\d+) (updated|created)/.exec(noop.output.split("Resources:")[1] ?? "");
+    const changed = /(\d+) (updated|created|deleted|replaced)/.exec(noop.output.split("Resources:")[1] ?? "");
     results.scale.push({
         hosts: m, resources: m * 9 + 3,
         previewSeconds: preview.seconds, previewPeakRssMb: preview.peakRssMb,
@@ -172,6 +179,7 @@ async function scaling(m: number, results: any) {
         noopSeconds: noop.seconds, noopPeakRssMb: noop.peakRssMb,
         noopSkipCheckpointsSeconds: noopSkip.seconds, noopSkipCheckpointsPeakRssMb: noopSkip.peakRssMb,
         noopChanges: changed ? changed[0] : "none",
+        noopChangedResources: noop.output.split("\n").filter((l) => /^ [~+-] .*(updated|created|deleted)/.test(l)).map((l) => l.trim()).slice(0, 20),
     });
     log(`scale ${m}: preview ${preview.seconds.toFixed(1)}s ${preview.peakRssMb.toFixed(0)}MB, no-op up ${noop.seconds.toFixed(1)}s, with PULUMI_SKIP_CHECKPOINTS ${noopSkip.seconds.toFixed(1)}s`);
     s.remove();
