@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { execFileSync, spawn, spawnSync } from "child_process";
 import { DEFAULTS, AppSettings } from "../components/config";
-import { commandPluginReady, labStackConfig, linkProject, writeStackConfig } from "../lab/labProject";
+import { commandPluginReady, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../lab/labProject";
 import { readLabStatus, LabStatus } from "../lab/labStatus";
 import { mapLimit } from "../lab/concurrency";
 import { REPO_ROOT } from "../lab/paths";
@@ -59,16 +59,8 @@ function pulumi(dir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Ru
 function newStack(name: string) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `rachel-fleet-bench-${name}-`));
     const dir = path.join(root, "project");
-    fs.mkdirSync(path.join(root, "state"));
     linkProject(dir);
-    const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        PULUMI_HOME: path.join(root, "home"),
-        PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
-        PULUMI_CONFIG_PASSPHRASE: "bench",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...throwawayPulumiEnv(root, "bench") };
     const cli = (...a: string[]) => spawnSync("pulumi", [...a, "--stack", name], { cwd: dir, env, encoding: "utf8" });
     const setSecret = (k: string, v: string) => spawnSync("pulumi", ["config", "set", "--secret", k, "--stack", name], { cwd: dir, env, input: v, encoding: "utf8" });
     const init = spawnSync("pulumi", ["stack", "init", name], { cwd: dir, env, encoding: "utf8" });

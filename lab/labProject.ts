@@ -49,3 +49,21 @@ export function commandPluginReady(pulumiHome: string, pathVar: string): boolean
     const onPath = pathVar.split(":").some((d) => d && fs.existsSync(path.join(d, "pulumi-resource-command")));
     return installed || onPath;
 }
+
+/**
+ * The environment for a throwaway stack under `root`: its own PULUMI_HOME, a file://
+ * backend, a passphrase for secrets, and no update checks or plugin downloads.
+ */
+export function throwawayPulumiEnv(root: string, passphrase: string): Record<string, string> {
+    const home = path.join(root, "pulumi-home");
+    const state = path.join(root, "state");
+    fs.mkdirSync(home, { recursive: true });
+    fs.mkdirSync(state, { recursive: true });
+    return {
+        PULUMI_HOME: home,
+        PULUMI_BACKEND_URL: `file://${state}`,
+        PULUMI_CONFIG_PASSPHRASE: passphrase,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+}

@@ -3,22 +3,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { commandPluginReady, labStackConfig, linkProject, writeStackConfig } from "../lab/labProject";
+import { commandPluginReady, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../lab/labProject";
 import { readLabStatus, LabStatus } from "../lab/labStatus";
 import { REPO_ROOT } from "../lab/paths";
 
 const STACK = "demo";
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-demo-"));
 const dir = path.join(root, "project");
-const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PULUMI_HOME: path.join(root, "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "rachel-fleet-demo",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-};
-fs.mkdirSync(path.join(root, "state"), { recursive: true });
+const env: NodeJS.ProcessEnv = { ...process.env, ...throwawayPulumiEnv(root, "rachel-fleet-demo") };
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; allowFail?: boolean; quiet?: boolean } = {}) {

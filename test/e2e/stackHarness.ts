@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { LabStatus } from "../../lab/labStatus";
 import { REPO_ROOT } from "../../lab/paths";
-import { commandPluginReady, labStackConfig, linkProject, writeStackConfig } from "../../lab/labProject";
+import { commandPluginReady, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../../lab/labProject";
 
 /** Makes the pinned engine available (building it if needed) and returns its bin dir. */
 export function engineBin(pulumiHome: string): string {
@@ -39,20 +39,13 @@ export interface TestStack {
 export async function createTestStack(name: string, lab: LabStatus, config: Record<string, unknown>): Promise<TestStack> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `rachel-fleet-e2e-${name}-`));
     const dir = path.join(root, "project");
-    const home = path.join(root, "pulumi-home");
-    const state = path.join(root, "state");
-    for (const d of [home, state]) {
-        fs.mkdirSync(d, { recursive: true });
-    }
     linkProject(dir);
+    const pulumiEnv = throwawayPulumiEnv(root, "rachel-fleet-e2e");
+    const home = pulumiEnv.PULUMI_HOME;
     const bin = engineBin(home);
     const env: Record<string, string> = {
+        ...pulumiEnv,
         PATH: `${bin}:${process.env.PATH}`,
-        PULUMI_HOME: home,
-        PULUMI_BACKEND_URL: `file://${state}`,
-        PULUMI_CONFIG_PASSPHRASE: "rachel-fleet-e2e",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
     };
     // The Automation API finds `pulumi` on this process's PATH.
