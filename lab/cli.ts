@@ -10,7 +10,7 @@ const USAGE = `usage: npm run lab -- <command>
   status [--json]                     print the inventory (--json: the program's inventory format)
   down                                stop every lab process and remove the lab
   fault <kind> --host NAME [--off]    kinds: ${FAULT_KINDS.join(", ")}
-env LAB_DIR overrides the lab directory (default <repo>/.lab)`;
+env LAB_DIR overrides the lab directory (default <repo>/.lab, or /var/lib/rachel-fleet-lab-<hash> when the checkout is under a path hosts replace, e.g. /tmp)`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);

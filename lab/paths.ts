@@ -6,8 +6,23 @@ import { createHash } from "crypto";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
+/** Paths each host replaces with its own; a lab directory under one would be invisible inside the hosts. */
+export const SHADOWED = ["/home", "/run", "/tmp", "/var/log", "/usr/local"];
+
+export function shadowedBy(dir: string): string | undefined {
+  return SHADOWED.find((s) => dir === s || dir.startsWith(s + "/"));
+}
+
+/**
+ * LAB_DIR, else <repo>/.lab, else — when the checkout itself lives where hosts see
+ * their own copy (a clone under /tmp, say) — a directory of its own under /var/lib.
+ */
 export function resolveLabDir(labDir?: string): string {
-  return path.resolve(labDir ?? process.env.LAB_DIR ?? path.join(REPO_ROOT, ".lab"));
+  const chosen = labDir ?? process.env.LAB_DIR;
+  if (chosen) return path.resolve(chosen);
+  const inRepo = path.join(REPO_ROOT, ".lab");
+  if (!shadowedBy(inRepo)) return inRepo;
+  return `/var/lib/rachel-fleet-lab-${createHash("sha1").update(REPO_ROOT).digest("hex").slice(0, 12)}`;
 }
 
 export interface LabPaths {

@@ -2,7 +2,7 @@
 // in the same directory left behind.
 import * as fs from "fs";
 import * as path from "path";
-import { labPaths, hostNames, hostAddress, hostPaths, MAX_HOSTS, REPO_ROOT } from "./paths";
+import { labPaths, hostNames, hostAddress, hostPaths, MAX_HOSTS, REPO_ROOT, shadowedBy } from "./paths";
 import { requireRoot, ensurePackages } from "./packages";
 import { teardownLab, labProcesses } from "./teardown";
 import { generateFleetKey } from "./keys";
@@ -15,15 +15,13 @@ import { run } from "./shell";
 
 const BUN_BINARY = path.join(REPO_ROOT, "node_modules", "bun", "bin", "bun.exe");
 const HOST_TOOLS = path.join(__dirname, "host");
-/** Paths each host replaces with its own; a lab directory under one would be invisible inside the hosts. */
-const SHADOWED = ["/home", "/run", "/tmp", "/var/log", "/usr/local"];
 const INITIAL_RELEASE = "v1";
 
 export async function upLab(count: number, log: (m: string) => void, labDir?: string): Promise<void> {
   requireRoot();
   if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) throw new Error(`--hosts must be 1..${MAX_HOSTS} (127.0.1.1-254), got ${count}`);
   const p = labPaths(labDir);
-  const shadowed = SHADOWED.find((s) => p.labDir === s || p.labDir.startsWith(s + "/"));
+  const shadowed = shadowedBy(p.labDir);
   if (shadowed) throw new Error(`LAB_DIR ${p.labDir} is under ${shadowed}, which every lab host replaces with its own; choose another LAB_DIR`);
   if (!fs.existsSync(BUN_BINARY)) throw new Error(`bun binary not found at ${BUN_BINARY}; run npm install (devDependency "bun")`);
   ensurePackages(log);
