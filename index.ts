@@ -1,7 +1,10 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "./components/config";
 import { deployFleet, FleetMember } from "./components/fleet";
 import { loadFleetConfig } from "./components/loadConfig";
 import { readLedger } from "./components/ledgerSource";
 import { provisionHetzner } from "./components/hetznerFleet";
+import { RolloutRefused } from "./stages/plan";
 
 /**
  * rachel-fleet: rolls `targetCommit` out to `rolloutPercent` of the fleet.
@@ -9,6 +12,19 @@ import { provisionHetzner } from "./components/hetznerFleet";
  * before any resource that touches a VPS is registered.
  */
 export = async () => {
+    try {
+        return await rollOut();
+    } catch (e) {
+        // The operator's mistakes and a halted rollout are messages, not crashes: a
+        // RunError is shown without a stack trace.
+        if (e instanceof ConfigError || e instanceof RolloutRefused) {
+            throw new pulumi.RunError(e.message);
+        }
+        throw e;
+    }
+};
+
+async function rollOut() {
     const cfg = loadFleetConfig();
     const ledger = await readLedger();
     const members: FleetMember[] = [
@@ -29,4 +45,4 @@ export = async () => {
         cohort: plan.cohort,
         changing: plan.cohort.filter((n) => plan.hosts[n].fresh),
     };
-};
+}
