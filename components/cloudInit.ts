@@ -74,7 +74,8 @@ export function cloudInitUserData(a: CloudInitArgs): string {
         "    permissions: '0644'",
         "    content: |",
         indent(systemdUnit(a.app, u, a.appPort), 6),
-        `  - path: /etc/sudoers.d/${a.app.service}`,
+        // sudo skips files in sudoers.d whose name contains a dot.
+        `  - path: /etc/sudoers.d/${a.app.service.replace(/[.@]/g, "_")}`,
         "    permissions: '0440'",
         "    content: |",
         indent(sudoersRule(u, a.app.service), 6),

@@ -44,6 +44,18 @@ export function healthUrlFor(app: AppSettings, host: string): string {
 }
 
 const attemptDir = (ctx: StepContext) => `${STATE_DIR}/attempts/${ctx.attemptId}`;
+/** Seconds a re-run waits for an interrupted run of the same step still going on the VPS. */
+const STEP_LOCK_WAIT = 900;
+
+/**
+ * The longest a healthy update can hold the marker: forward steps (two fetches, install,
+ * restart, verify with its health retries) and a rollback (install, restart, verify),
+ * plus slack. A marker older than this is stale.
+ */
+export function markerLifetime(app: AppSettings): number {
+    const verify = app.restartTimeout + app.settleSeconds + 30;
+    return 2 * app.fetchTimeout + 2 * (app.installTimeout + app.restartTimeout + verify) + 120;
+}
 const timeoutCmd = (seconds: number) => `timeout -k 5 ${seconds}`;
 
 /** The body of each step for moving the app to `sha`; shared by update and rollback. */
@@ -65,7 +77,8 @@ export function stepBodies(app: AppSettings, sha: string, healthUrl: string) {
         fetch: [
             `cd ${dir} || exit 1`,
             `if ! git cat-file -e ${sha}^{commit} 2>/dev/null; then`,
-            `  ${timeoutCmd(app.fetchTimeout)} git fetch --quiet --tags origin || { ${timedOut("git fetch", app.fetchTimeout)}; }`,
+            // A failed branch/tag fetch (a moved tag, say) is not fatal: the commit itself is tried next.
+            `  ${timeoutCmd(app.fetchTimeout)} git fetch --quiet --tags origin || echo "git fetch --tags origin exited $?; fetching the commit itself"`,
             `  git cat-file -e ${sha}^{commit} 2>/dev/null || ${timeoutCmd(app.fetchTimeout)} git fetch --quiet origin ${sha} 2>/dev/null`,
             `  git cat-file -e ${sha}^{commit} 2>/dev/null || { echo "commit ${sha} is not in origin"; exit 1; }`,
             `fi`,
@@ -116,12 +129,16 @@ function guardedStep(name: string, dir: string, body: string, onSuccess = ":"): 
         // A concluded attempt's directory is never resumed: prepare starts it afresh.
         ...(name === "prepare" ? [`[ -e "$A/finished" ] && rm -rf "$A"`] : []),
         `mkdir -p "$A" || exit 1`,
+        // One step of an attempt at a time: after a killed \`pulumi up\` the old step may
+        // still run on the VPS when the re-run starts the same step again.
+        `exec 9>"$A/.lock"; flock -w ${STEP_LOCK_WAIT} 9 || { echo "${name}: an earlier run of this step is still going after ${STEP_LOCK_WAIT}s"; exit 1; }`,
         `[ -e "$A/failed" ] && { echo "${name}: skipped, an earlier step failed: $(head -c 400 "$A/failed")"; exit 0; }`,
         `[ -e "$A/noop" ] && { echo "${name}: skipped, already on the target and healthy"; exit 0; }`,
         `[ -e "$A/done-${name}" ] && { echo "${name}: already done in this attempt"; exit 0; }`,
         `out=$( (`,
         body,
-        `) 2>&1 ); rc=$?`,
+        // fd 9 (the lock) is closed for the body, so a service it starts cannot inherit it.
+        `) 9>&- 2>&1 ); rc=$?`,
         `printf '%s\\n' "$out" | tail -n 20`,
         `if [ $rc -ne 0 ]; then`,
         `  printf '%s failed (exit %s): %s\\n' ${name} "$rc" "$(printf '%s' "$out" | tail -n 6 | tr '\\n' ' ')" > "$A/failed"`,
@@ -143,7 +160,12 @@ function prepareBody(ctx: StepContext): string {
     return [
         `S=${STATE_DIR}; mkdir -p "$S" || exit 1`,
         `[ -s "$A/started" ] || date +%s.%N > "$A/started"`,
-        `printf '{"since":"%s","epoch":%s,"target":"%s","attempt":"%s"}\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date +%s)" ${ctx.target} ${ctx.attemptId} > "$S/updating.tmp" && mv "$S/updating.tmp" ${MARKER_FILE} || exit 1`,
+        `now=$(date +%s)`,
+        `printf '{"since":"%s","epoch":%s,"staleAfterEpoch":%s,"target":"%s","attempt":"%s"}\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$now" "$((now + ${markerLifetime(ctx.app)}))" ${ctx.target} ${ctx.attemptId} > "$S/updating.tmp" && mv "$S/updating.tmp" ${MARKER_FILE} || exit 1`,
+        // A VPS provisioned moments ago may still be running cloud-init (cloning the app).
+        `if [ -d /var/lib/cloud/instance ] && [ ! -e /var/lib/cloud/instance/boot-finished ] && command -v cloud-init >/dev/null; then`,
+        `  echo "waiting for cloud-init to finish"; timeout 600 cloud-init status --wait >/dev/null`,
+        `fi`,
         `head=$(cd ${dir} && git rev-parse HEAD) || { echo "${ctx.app.appDir} is not a git checkout"; exit 1; }`,
         `good=$(cat ${LAST_GOOD_FILE} 2>/dev/null)`,
         `if [ "$head" = ${ctx.target} ] && [ "$good" = ${ctx.target} ] && [ "$(systemctl is-active ${shq(ctx.app.service)} 2>/dev/null)" = active ]; then`,

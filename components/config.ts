@@ -101,6 +101,12 @@ const HOST_KEYS = ["name", "host", "port", "user", "hostKey", "privateKey"];
 const SERVER_KEYS = ["name", "serverType", "location", "image"];
 const HETZNER_KEYS = ["servers", "appPort", "sshSourceIps"];
 
+/** A value for an error message, with anything that looks like a key blanked out: errors end up in logs. */
+export function redacted(value: unknown): string {
+    return JSON.stringify(value, (k, v) =>
+        k === "privateKey" || k === "sshPrivateKey" || (typeof v === "string" && /PRIVATE KEY/.test(v)) ? "[secret]" : v) ?? "undefined";
+}
+
 /** Raw config as the engine hands it over: key (without namespace) → string. */
 export type RawConfig = Record<string, string>;
 
@@ -117,7 +123,7 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     const fix = (key: string, example: string) => `pulumi config set ${ns}:${key} ${example}`;
     const fail = (key: string, value: unknown, why: string, example: string): never => {
         throw new ConfigError(
-            `${ns}:${key} ${why}; got ${JSON.stringify(value)}. Fix: ${fix(key, example)}`,
+            `${ns}:${key} ${why}; got ${redacted(value)}. Fix: ${fix(key, example)}`,
         );
     };
 

@@ -4,7 +4,7 @@ import { FleetVps } from "./fleetVps";
 import { RolloutGate } from "./rolloutGate";
 import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
 import { StagePlan, planStage } from "../stages/plan";
-import { describeVerdict, judgeStage } from "../stages/verdict";
+import { carryHalt, describeVerdict, judgeStage } from "../stages/verdict";
 
 /** A VPS the fleet can reach: from the static inventory, or provisioned by this stack. */
 export interface FleetMember {
@@ -77,7 +77,7 @@ export function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Le
     const freshNames = names.filter((n) => plan.hosts[n].fresh);
     const rollout = fleet.apply((records) => {
         const attempted = Object.fromEntries(freshNames.map((n) => [n, records[n]]));
-        const summary = judgeStage(cfg.targetCommit, cfg.rolloutPercent, plan.cohort.length, attempted, cfg.failureThreshold);
+        const summary = carryHalt(judgeStage(cfg.targetCommit, cfg.rolloutPercent, plan.cohort.length, attempted, cfg.failureThreshold), ledger.rollout);
         for (const n of summary.failedHosts) {
             pulumi.log.warn(`${n}: ${records[n].updateStatus}: ${records[n].error}`);
         }

@@ -32,7 +32,7 @@ export interface FleetVpsArgs {
 
 /** Every input of our children, so a held VPS's resources keep exactly their stored inputs. */
 const HOLD_COMMAND = ["create", "update", "delete", "connection", "environment", "triggers", "logging", "stdin", "addPreviousOutputInEnv"];
-const HOLD_DYNAMIC = ["__provider", "hostName", "target", "app", "healthUrl", "targetCommit", "attempt", "reachable", "probeReason", "verifyOutput", "step", "command"];
+const HOLD_DYNAMIC = ["__provider", "hostName", "target", "app", "healthUrl", "targetCommit", "attempt", "reachable", "probeReason", "verifyOutput", "step", "command", "runKey"];
 
 /**
  * One VPS of the fleet. Children, in order: a probe (reachability with the pinned
@@ -82,8 +82,9 @@ export class FleetVps extends pulumi.ComponentResource {
             perDialTimeout: args.app.connectTimeout,
             dialErrorLimit: 3,
         };
+        const attemptId = attemptIdFor(args.targetCommit, attempt);
         const steps = pulumi.all([healthUrl]).apply(([h]) => {
-            const ctx: StepContext = { app: args.app, target: args.targetCommit, attemptId: attemptIdFor(args.targetCommit, attempt), healthUrl: h };
+            const ctx: StepContext = { app: args.app, target: args.targetCommit, attemptId, healthUrl: h };
             return updateSteps(ctx);
         });
         let previous: pulumi.Resource = probe;
@@ -92,13 +93,18 @@ export class FleetVps extends pulumi.ComponentResource {
             // An unreachable VPS (or one presenting another host key) gets no command at all:
             // with `create` unset the provider does not dial, so the stage goes on.
             const create = pulumi.all([probe.reachable, steps]).apply(([ok, s]) => (ok ? s[i].command : undefined));
+            // A step runs once per attempt and never otherwise: the attempt id is its trigger
+            // (a new attempt replaces the resource, which runs `create`), and `update` is a
+            // no-op, so rotating the SSH key or changing a timeout re-runs nothing on a VPS.
             verify = args.stepRunner === "command"
                 ? new command.remote.Command(`${name}-${step}`, {
                     connection,
                     create: create as pulumi.Output<string>,
+                    update: ":",
+                    triggers: [attemptId],
                     logging: "stdoutAndStderr",
                 }, { ...self, ...holdCommand, dependsOn: [previous] })
-                : new RemoteStep(`${name}-${step}`, { hostName: name, step, target, command: create },
+                : new RemoteStep(`${name}-${step}`, { hostName: name, step, target, command: create, runKey: attemptId },
                     { ...self, ...holdDynamic, dependsOn: [previous] });
             previous = verify;
         }

@@ -6,7 +6,7 @@ import { SshTarget } from "./sshSession";
  * One update step run over the fleet's own SSH client (ssh2, pinned host key), for
  * engines without the command provider plugin (`stepRunner: ssh2`). It mirrors
  * remote.Command's semantics for what the program relies on: the command runs on
- * create and when it changes; no command means nothing runs and nothing is dialled;
+ * create and when the attempt changes; no command means nothing runs or is dialled;
  * a non-zero exit or a dropped connection fails the resource, so state keeps the
  * old command and the next `up` runs it again.
  */
@@ -15,6 +15,8 @@ export interface StepInputs {
     step: string;
     target: SshTarget;
     command?: string;
+    /** The attempt id: the step runs again only when it changes (remote.Command's trigger). */
+    runKey: string;
 }
 
 async function runStep(inputs: StepInputs) {
@@ -32,7 +34,9 @@ async function runStep(inputs: StepInputs) {
 
 const stepProvider: pulumi.dynamic.ResourceProvider<StepInputs, StepInputs & { stdout: string; stderr: string }> = {
     async diff(_id, olds, news) {
-        return { changes: olds.command !== news.command || olds.target.host !== news.target.host || olds.target.port !== news.target.port };
+        // Like remote.Command with `triggers: [attemptId]` and a no-op `update`: only a new
+        // attempt (or a new address) runs the step again.
+        return { changes: olds.runKey !== news.runKey || olds.target.host !== news.target.host || olds.target.port !== news.target.port };
     },
     async create(inputs) {
         return { id: `${inputs.hostName}-${inputs.step}`, outs: await runStep(inputs) };

@@ -44,6 +44,10 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
         username: target.user,
         privateKey: target.privateKey,
         readyTimeout: target.connectTimeout * 1000,
+        // A VPS that freezes mid-command must not hang `pulumi up`: three missed
+        // keepalives (15 s) close the connection, which fails the command.
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
         // Never an agent: the fleet key is the only identity offered.
         agent: undefined,
         hostVerifier: (key: Buffer) => {

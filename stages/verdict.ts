@@ -42,3 +42,14 @@ export function describeVerdict(s: RolloutSummary): string {
     const tail = `failed: ${s.failedHosts.join(", ")} (failure rate ${rate}, threshold ${thr})`;
     return s.halted ? `${head}; ROLLOUT HALTED, ${tail}.` : `${head}; ${tail}; the next pulumi up retries them.`;
 }
+
+/**
+ * A stage that attempted no host says nothing new: a halted release stays halted
+ * (else re-running a smaller, already-done stage would clear the halt).
+ */
+export function carryHalt(summary: RolloutSummary, previous: RolloutSummary | undefined): RolloutSummary {
+    if (summary.attempted > 0 || !previous?.halted || previous.release !== summary.release) {
+        return summary;
+    }
+    return { ...previous, percent: Math.max(previous.percent, summary.percent), cohortSize: summary.cohortSize };
+}

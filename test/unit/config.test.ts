@@ -90,6 +90,16 @@ describe("bad input is refused at preview with a clear message", () => {
         assert.match(String(err?.message), /sshPrivateKey is stored in plaintext.*--secret/s);
     });
 
+    it("never prints a private key in an error, whatever else is wrong with the host", async () => {
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRETBYTES\n-----END OPENSSH PRIVATE KEY-----\n";
+        let err: Error | undefined;
+        await runProgram(withHosts([{ ...goodHost, hostkey: "typo", privateKey: key }]), {}, ["sshPrivateKey", "hosts"]).catch((e) => (err = e));
+        assert.match(String(err?.message), /unknown field hostkey/);
+        assert.ok(!String(err?.message).includes("SECRETBYTES"), `the key leaked: ${err?.message}`);
+        await runProgram(withHosts([{ ...goodHost, port: "x", privateKey: key }]), {}, ["sshPrivateKey", "hosts"]).catch((e) => (err = e));
+        assert.ok(!String(err?.message).includes("SECRETBYTES"), `the key leaked: ${err?.message}`);
+    });
+
     it("unknown keys, and unknown fields in a host", async () => {
         await rejects(labConfig(3, { rolloutPercentage: "10" }), "unknown config key rachel-fleet:rolloutPercentage", "pulumi config rm");
         await rejects(withHosts([{ ...goodHost, adress: "x" }]), "hosts[0]", "unknown field adress");

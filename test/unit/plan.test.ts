@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { HostRecord, Ledger, RolloutSummary, emptyLedger, ledgerFromOutputs } from "../../stages/ledger";
 import { RolloutRefused, planStage } from "../../stages/plan";
-import { judgeStage } from "../../stages/verdict";
+import { carryHalt, judgeStage } from "../../stages/verdict";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -90,6 +90,18 @@ describe("stage verdict", () => {
         assert.deepStrictEqual([at.failed, at.rolledBack, at.failureRate, at.halted], [3, 1, 0.3, false]);
         const above = judgeStage(A, 10, 2, { a: r("success"), b: r("rolled_back") }, 0.3);
         assert.deepStrictEqual([above.failed, above.halted, above.failedHosts], [1, true, ["b"]]);
+    });
+});
+
+describe("halt carry-over", () => {
+    it("a stage that attempts nothing keeps a halted release halted, so it cannot be cleared by re-running a done stage", () => {
+        const empty = judgeStage(A, 10, 2, {}, 0.3);
+        const kept = carryHalt(empty, { ...halted, percent: 50 });
+        assert.deepStrictEqual([kept.halted, kept.percent, kept.failedHosts], [true, 50, ["vps-3"]]);
+        assert.throws(() => planStage({ ...base, percent: 100, ledger: { hosts: {}, rollout: kept } }), RolloutRefused);
+        assert.strictEqual(carryHalt(empty, { ...halted, release: B }).halted, false, "another release starts fresh");
+        const retried = judgeStage(A, 50, 10, { "vps-3": rec({}) }, 0.3);
+        assert.strictEqual(carryHalt(retried, halted).halted, false, "a successful retry clears the halt");
     });
 });
 

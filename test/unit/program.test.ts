@@ -159,6 +159,15 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         assert.ok(await (step.inputs.target as any).isSecret);
     });
 
+    it("runs a step once per attempt: the attempt id is its trigger and update is a no-op", async () => {
+        const { registered } = await runProgram(labConfig(1, { rolloutPercent: "100" }));
+        const steps = registered.filter((r) => r.type === COMMAND);
+        assert.strictEqual(steps.length, 6);
+        for (const r of steps) {
+            assert.deepStrictEqual([await valueOf(r.inputs.triggers), r.inputs.update], [[`${SHA_A.slice(0, 12)}-1`], ":"], r.name);
+        }
+    });
+
     it("orders each host's steps: probe → prepare → fetch → checkout → install → restart → verify → version", async () => {
         const { registered } = await runProgram(labConfig(1, { rolloutPercent: "100" }));
         const order = registered.filter((r) => r.name.startsWith("vps-01-")).map((r) => r.name.slice("vps-01-".length));
