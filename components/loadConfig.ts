@@ -1,5 +1,8 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { FleetConfig, RawConfig, parseFleetConfig } from "./config";
+import { ConfigError, FleetConfig, RawConfig, parseFleetConfig } from "./config";
 
 // Exported by the SDK's runtime but left out of its typings (marked @internal).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -23,5 +26,32 @@ export function loadFleetConfig(): FleetConfig {
             }
         }
     }
+    assertHostKeysEncrypted(ns);
     return parseFleetConfig(raw, { ns, secretKeys });
+}
+
+/**
+ * The engine marks `hosts` secret as a whole when any part of it is, so a per-host
+ * privateKey set without --secret next to one set with it would pass unnoticed.
+ * The stack file says per value: each hosts[i].privateKey there must be `secure:`.
+ */
+function assertHostKeysEncrypted(ns: string): void {
+    const file = path.join(process.cwd(), `Pulumi.${pulumi.getStack()}.yaml`);
+    if (!fs.existsSync(file)) {
+        return;
+    }
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
+    const hosts = doc?.config?.[`${ns}:hosts`];
+    if (!Array.isArray(hosts)) {
+        return;
+    }
+    hosts.forEach((h, i) => {
+        const key = h && typeof h === "object" ? (h as Record<string, unknown>).privateKey : undefined;
+        if (key !== undefined && !(key && typeof key === "object" && "secure" in (key as object))) {
+            throw new ConfigError(
+                `${ns}:hosts[${i}].privateKey is stored in plaintext in ${path.basename(file)}; a private key must be a secret. ` +
+                    `Fix: pulumi config set --secret --path '${ns}:hosts[${i}].privateKey' < key`,
+            );
+        }
+    });
 }

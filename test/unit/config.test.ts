@@ -1,4 +1,7 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { labConfig, runProgram } from "./mockFleet";
 
 /**
@@ -98,6 +101,27 @@ describe("bad input is refused at preview with a clear message", () => {
         assert.ok(!String(err?.message).includes("SECRETBYTES"), `the key leaked: ${err?.message}`);
         await runProgram(withHosts([{ ...goodHost, port: "x", privateKey: key }]), {}, ["sshPrivateKey", "hosts"]).catch((e) => (err = e));
         assert.ok(!String(err?.message).includes("SECRETBYTES"), `the key leaked: ${err?.message}`);
+    });
+
+    it("a per-host private key stored in plaintext next to an encrypted one", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-stackfile-"));
+        const cwd = process.cwd();
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), [
+            "config:",
+            "  rachel-fleet:hosts:",
+            "    - name: a",
+            "      privateKey:",
+            "        secure: v1:abc",
+            "    - name: b",
+            "      privateKey: '-----BEGIN OPENSSH PRIVATE KEY----- plain'",
+        ].join("\n"));
+        process.chdir(dir);
+        try {
+            await rejects(labConfig(2), "rachel-fleet:hosts[1].privateKey is stored in plaintext in Pulumi.dev.yaml", "--secret --path");
+        } finally {
+            process.chdir(cwd);
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("unknown keys, and unknown fields in a host", async () => {
