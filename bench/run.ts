@@ -111,6 +111,11 @@ async function stageCost(n: number, status: LabStatus, results: any) {
         if (up.code !== 0) {
             throw new Error(`pulumi up (N=${n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
         }
+        // A measurement is only worth something if the stage really updated every host.
+        const rollout = JSON.parse(s.cli("stack", "output", "rollout", "--json").stdout);
+        if (rollout.attempted !== n || rollout.succeeded !== n) {
+            throw new Error(`pulumi up (N=${n}) updated ${rollout.succeeded}/${rollout.attempted} of ${n} hosts; not a full stage`);
+        }
         return up;
     };
     for (let r = 0; r < reps; r++) {
