@@ -158,6 +158,9 @@ async function scaling(m: number, results: any) {
     s.cli("stack", "export", "--file", file);
     const d = JSON.parse(fs.readFileSync(file, "utf8"));
     const stackRes = d.deployment.resources.find((r: any) => r.type === "pulumi:pulumi:Stack");
+    if (!stackRes?.outputs?.fleet) {
+        throw new Error(`the first up of ${m} hosts left no fleet output (exit ${create.code}):\n${create.output.slice(-3000)}`);
+    }
     for (const h of hosts) {
         Object.assign(stackRes.outputs.fleet[h.name], { updateStatus: "success", currentVersion: target, targetVersion: target });
     }
