@@ -22,6 +22,9 @@ export interface FleetOutputs {
     plan: StagePlan;
 }
 
+/** How long after the verdict is known the gate registers (see deployFleet). */
+const GATE_DELAY_MS = 2000;
+
 const untrackedRecord: HostRecord = {
     currentVersion: "",
     previousVersion: "",
@@ -86,6 +89,14 @@ export function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Le
         }
         return summary;
     });
-    new RolloutGate("rollout-gate", rollout);
+    // The gate must fail only after the stack's outputs (the ledger, with `halted`) are
+    // saved: the engine drops a failed run's stack outputs when they arrive after the
+    // failure, and then the next stage would not know it is halted. The outputs are sent
+    // as soon as `rollout` resolves; the gate registers a moment later. (Registered in an
+    // apply, it does not appear in preview, where the verdict is unknown anyway.)
+    rollout.apply(async (summary) => {
+        await new Promise((resolve) => setTimeout(resolve, GATE_DELAY_MS));
+        new RolloutGate("rollout-gate", summary);
+    });
     return { fleet, rollout, plan };
 }

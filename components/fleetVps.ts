@@ -50,6 +50,9 @@ export class FleetVps extends pulumi.ComponentResource {
     constructor(name: string, args: FleetVpsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("rachel-fleet:fleet:Vps", name, {}, opts);
         const hold = args.plan.mode === "hold";
+        // A held VPS is keyed on the commit it holds, so even a child it never had (say,
+        // after a stepRunner change) is created for that commit, never for the new release.
+        const commit = hold && /^[0-9a-f]{40}$/.test(args.plan.target) ? args.plan.target : args.targetCommit;
         const self = { parent: this };
         const holdCommand = hold ? { ignoreChanges: HOLD_COMMAND } : {};
         const holdDynamic = hold ? { ignoreChanges: HOLD_DYNAMIC } : {};
@@ -69,7 +72,7 @@ export class FleetVps extends pulumi.ComponentResource {
             hostName: name,
             target,
             app: args.app,
-            targetCommit: args.targetCommit,
+            targetCommit: commit,
             attempt,
         }, { ...self, ...holdDynamic, dependsOn: args.after ? [args.after.done] : [] });
 
@@ -82,9 +85,9 @@ export class FleetVps extends pulumi.ComponentResource {
             perDialTimeout: args.app.connectTimeout,
             dialErrorLimit: 3,
         };
-        const attemptId = attemptIdFor(args.targetCommit, attempt);
+        const attemptId = attemptIdFor(commit, attempt);
         const steps = pulumi.all([healthUrl]).apply(([h]) => {
-            const ctx: StepContext = { app: args.app, target: args.targetCommit, attemptId, healthUrl: h };
+            const ctx: StepContext = { app: args.app, target: commit, attemptId, healthUrl: h };
             return updateSteps(ctx);
         });
         let previous: pulumi.Resource = probe;
@@ -114,7 +117,7 @@ export class FleetVps extends pulumi.ComponentResource {
             target,
             app: args.app,
             healthUrl,
-            targetCommit: args.targetCommit,
+            targetCommit: commit,
             attempt,
             reachable: probe.reachable,
             probeReason: probe.reason,

@@ -18,6 +18,8 @@ export interface HostPlan {
     after?: string;
     /** Whether this stage runs the host's update (new target, new attempt, or first time managed). */
     fresh: boolean;
+    /** The commit the host's resources are keyed on: the stage's target, or for a held host the one it holds. */
+    target: string;
 }
 
 export interface StagePlan {
@@ -91,14 +93,14 @@ export function planStage(input: StageInput): StagePlan {
             const fresh = !sameTarget || attempt !== rec.attempt;
             // Only hosts that really update take a lane: the others are no-ops.
             const lane = fresh ? updating++ % laneTail.length : -1;
-            hosts[name] = { name, mode: "update", attempt, after: fresh ? laneTail[lane] : undefined, fresh };
+            hosts[name] = { name, mode: "update", attempt, after: fresh ? laneTail[lane] : undefined, fresh, target: input.target };
             if (fresh) {
                 laneTail[lane] = name;
             }
         } else if (rec?.managed) {
-            hosts[name] = { name, mode: "hold", attempt: rec.attempt, fresh: false };
+            hosts[name] = { name, mode: "hold", attempt: rec.attempt, fresh: false, target: rec.targetVersion };
         } else {
-            hosts[name] = { name, mode: "untracked", attempt: 0, fresh: false };
+            hosts[name] = { name, mode: "untracked", attempt: 0, fresh: false, target: "" };
         }
     }
     return { release: input.target, percent: input.percent, order, cohort, hosts, warnings };
