@@ -72,6 +72,17 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
         env,
         configure,
         async destroy() {
+            // A killed `pulumi up` (scenario 8) can orphan its plugin processes: end every
+            // process still running from this stack's directory before removing it.
+            for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+                try {
+                    if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(root)) {
+                        process.kill(Number(pid), "SIGKILL");
+                    }
+                } catch {
+                    // gone already, or not ours to read
+                }
+            }
             fs.rmSync(root, { recursive: true, force: true });
         },
     };
