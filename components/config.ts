@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
 import { SHELL_META } from "./shellQuote";
 
 /** Thrown for bad stack config; the message names the key, the bad value and the fix. */
@@ -85,6 +88,7 @@ export const DEFAULTS = {
     installTimeout: 120,
     restartTimeout: 30,
     stepRunner: "command",
+    inventoryFile: "",
 };
 
 export const KNOWN_KEYS = [
@@ -113,6 +117,8 @@ export type RawConfig = Record<string, string>;
 export interface ParseContext {
     /** Config namespace, the project name. */
     ns: string;
+    /** Where a relative inventoryFile is looked up: the project directory (the program's cwd). */
+    projectDir?: string;
     /** Keys (without namespace) whose value is a config secret. */
     secretKeys: ReadonlySet<string>;
 }
@@ -221,14 +227,22 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
                 `Fix: pulumi config set --secret ${ns}:sshPrivateKey < ~/.ssh/fleet_ed25519`,
         );
     }
-    const hosts = parseHosts(raw.hosts, sshUser, ctx, fail);
-    const hetzner = parseHetzner(raw.hetzner, fail);
+    const configHosts = parseHosts(parseJson(raw.hosts, "hosts", fail), sshUser, {
+        fail: (key, value, why, example) => {
+            throw new ConfigError(`${ns}:${key} ${why}; got ${redacted(value)}. Fix: pulumi config set --path '${ns}:${key}' ${example}`);
+        },
+        privateKey: ctx.secretKeys.has("hosts") ? "secret" : "plaintext",
+        label: (key) => `${ns}:${key}`,
+        fix: (key) => `pulumi config set --secret --path '${ns}:${key}' < key`,
+    });
+    const hosts = [...configHosts, ...readInventoryFile(str("inventoryFile"), sshUser, ctx)];
+    const hetzner = parseHetzner(raw.hetzner, ns, fail);
     if (hetzner && repoUrl === "") {
         fail("repoUrl", raw.repoUrl, "is required when VPSs are provisioned (cloud-init clones it)", "https://example.org/rachel8.git");
     }
     if (hosts.length === 0 && !hetzner) {
         throw new ConfigError(
-            `the fleet is empty: set ${ns}:hosts (a static inventory) and/or ${ns}:hetzner (VPSs to provision). ` +
+            `the fleet is empty: set ${ns}:hosts or ${ns}:inventoryFile (a static inventory) and/or ${ns}:hetzner (VPSs to provision). ` +
                 `Fix: pulumi config set --path '${ns}:hosts[0].name' web-1 (and host, hostKey), see README.`,
         );
     }
@@ -236,7 +250,7 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) {
         throw new ConfigError(
-            `duplicate host name ${JSON.stringify(dup)} in ${ns}:hosts/${ns}:hetzner.servers: names must be unique ` +
+            `duplicate host name ${JSON.stringify(dup)} in ${ns}:hosts/${ns}:inventoryFile/${ns}:hetzner.servers: names must be unique ` +
                 `because each VPS's resources are named after it. Fix: rename one of them.`,
         );
     }
@@ -275,57 +289,71 @@ function parseJson(raw: string | undefined, key: string, fail: Fail): unknown {
     }
 }
 
-function checkKeys(obj: Record<string, unknown>, allowed: string[], key: string, fail: Fail) {
+function checkKeys(obj: Record<string, unknown>, allowed: string[], where: string) {
     const extra = Object.keys(obj).filter((k) => !allowed.includes(k));
     if (extra.length > 0) {
-        fail(key, obj, `has unknown field${extra.length > 1 ? "s" : ""} ${extra.join(", ")} (allowed: ${allowed.join(", ")})`, `--path '${key}' ...`);
+        throw new ConfigError(
+            `${where} has unknown field${extra.length > 1 ? "s" : ""} ${extra.join(", ")} (allowed: ${allowed.join(", ")}). Fix: remove ${extra.join(", ")}`,
+        );
     }
 }
 
-function parseHosts(raw: string | undefined, defaultUser: string, ctx: ParseContext, fail: Fail): HostSpec[] {
-    const list = parseJson(raw, "hosts", fail);
+/** Where a list of hosts came from: stack config or an inventory file, each with its own wording of a fix. */
+interface HostSource {
+    fail: Fail;
+    /** secret: per-host keys allowed (config marked secret); plaintext: refused as unencrypted; forbidden: an inventory file. */
+    privateKey: "secret" | "plaintext" | "forbidden";
+    label: (key: string) => string;
+    fix: (key: string) => string;
+}
+
+function parseHosts(list: unknown, defaultUser: string, src: HostSource): HostSpec[] {
+    const fail = src.fail;
     if (list === undefined) {
         return [];
     }
     if (!Array.isArray(list)) {
-        return fail("hosts", list, "must be a list of hosts", "--path 'hosts[0].name' web-1");
+        return fail("hosts", list, "must be a list of hosts", "[{name: web-1, host: 203.0.113.7, hostKey: ...}]");
     }
     return list.map((entry, i): HostSpec => {
         const key = `hosts[${i}]`;
         if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
-            return fail(key, entry, "must be an object {name, host, port, user, hostKey}", `--path '${key}.name' web-1`);
+            return fail(key, entry, "must be an object {name, host, port, user, hostKey}", "{name: web-1, host: 203.0.113.7, hostKey: ...}");
         }
         const e = entry as Record<string, unknown>;
-        checkKeys(e, HOST_KEYS, key, fail);
+        checkKeys(e, HOST_KEYS, src.label(key));
         const name = e.name;
         if (typeof name !== "string" || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
-            fail(`${key}.name`, name, "must be a DNS-style name (lowercase letters, digits, inner -)", `--path '${key}.name' web-1`);
+            fail(`${key}.name`, name, "must be a DNS-style name (lowercase letters, digits, inner -)", "web-1");
         }
         const host = e.host;
         if (typeof host !== "string" || !/^[A-Za-z0-9][A-Za-z0-9.:-]*$/.test(host)) {
-            fail(`${key}.host`, host, "must be a host name or IP address", `--path '${key}.host' 203.0.113.7`);
+            fail(`${key}.host`, host, "must be a host name or IP address", "203.0.113.7");
         }
         const port = e.port === undefined ? 22 : Number(e.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) {
-            fail(`${key}.port`, e.port, "must be a TCP port from 1 to 65535", `--path '${key}.port' 22`);
+            fail(`${key}.port`, e.port, "must be a TCP port from 1 to 65535", "22");
         }
         const user = e.user === undefined ? defaultUser : e.user;
         if (typeof user !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
-            fail(`${key}.user`, user, "must be a plain Unix user name", `--path '${key}.user' rachel`);
+            fail(`${key}.user`, user, "must be a plain Unix user name", "rachel");
         }
         const hostKey = typeof e.hostKey === "string" ? e.hostKey.trim().split(/\s+/).slice(0, 2).join(" ") : e.hostKey;
         if (typeof hostKey !== "string" || !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*$/.test(hostKey)) {
-            fail(`${key}.hostKey`, e.hostKey, "must be the host's public key in authorized_keys form (pinned; never trust on first use)", `--path '${key}.hostKey' "$(ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-)"`);
+            fail(`${key}.hostKey`, e.hostKey, "must be the host's public key in authorized_keys form (pinned; never trust on first use)", `"$(ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-)"`);
         }
         if (e.privateKey !== undefined) {
-            if (!ctx.secretKeys.has("hosts")) {
+            if (src.privateKey === "forbidden") {
                 throw new ConfigError(
-                    `${ctx.ns}:${key}.privateKey is stored in plaintext; a private key must be a secret. ` +
-                        `Fix: pulumi config set --secret --path '${ctx.ns}:${key}.privateKey' < key`,
+                    `${src.label(`${key}.privateKey`)}: an inventory file is plaintext and may not hold a private key. ` +
+                        `Fix: remove it there and use the fleet key (pulumi config set --secret sshPrivateKey < key) or list this host in hosts with a secret privateKey`,
                 );
             }
+            if (src.privateKey === "plaintext") {
+                throw new ConfigError(`${src.label(`${key}.privateKey`)} is stored in plaintext; a private key must be a secret. Fix: ${src.fix(`${key}.privateKey`)}`);
+            }
             if (typeof e.privateKey !== "string" || !e.privateKey.includes("PRIVATE KEY")) {
-                throw new ConfigError(`${ctx.ns}:${key}.privateKey is not a private key (PEM or OpenSSH). Fix: pulumi config set --secret --path '${ctx.ns}:${key}.privateKey' < key`);
+                throw new ConfigError(`${src.label(`${key}.privateKey`)} is not a private key (PEM or OpenSSH). Fix: ${src.fix(`${key}.privateKey`)}`);
             }
         }
         return {
@@ -339,7 +367,50 @@ function parseHosts(raw: string | undefined, defaultUser: string, ctx: ParseCont
     });
 }
 
-function parseHetzner(raw: string | undefined, fail: Fail): HetznerSettings | undefined {
+/**
+ * The static inventory kept in a file (YAML or JSON: a list of hosts, or {hosts: [...]}),
+ * for fleets too large for stack config: the engine hands the whole config to the
+ * program in one environment variable, which Linux caps at 128 KiB (about 700 hosts).
+ * Same fields as `hosts` except privateKey: the file is plaintext.
+ */
+function readInventoryFile(file: string, defaultUser: string, ctx: ParseContext): HostSpec[] {
+    if (file === "") {
+        return [];
+    }
+    const where = path.resolve(ctx.projectDir ?? process.cwd(), file);
+    let text: string;
+    try {
+        text = fs.readFileSync(where, "utf8");
+    } catch (e) {
+        throw new ConfigError(
+            `${ctx.ns}:inventoryFile ${JSON.stringify(file)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)} at ${where}). ` +
+                `Fix: pulumi config set ${ctx.ns}:inventoryFile <path relative to the project directory>`,
+        );
+    }
+    let doc: unknown;
+    try {
+        doc = yaml.load(text, { filename: file });
+    } catch (e) {
+        throw new ConfigError(`${ctx.ns}:inventoryFile ${file} is not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}. Fix: correct ${file}`);
+    }
+    const list = doc && typeof doc === "object" && !Array.isArray(doc) ? (doc as Record<string, unknown>).hosts : doc;
+    if (doc && typeof doc === "object" && !Array.isArray(doc)) {
+        checkKeys(doc as Record<string, unknown>, ["hosts"], file);
+    }
+    if (list === undefined || list === null) {
+        throw new ConfigError(`${ctx.ns}:inventoryFile ${file} lists no hosts. Fix: write hosts: [{name, host, hostKey}, ...] into ${file}`);
+    }
+    return parseHosts(list, defaultUser, {
+        fail: (key, value, why, example) => {
+            throw new ConfigError(`${file}: ${key} ${why}; got ${redacted(value)}. Fix: set ${key} to ${example} in ${file}`);
+        },
+        privateKey: "forbidden",
+        label: (key) => `${file}: ${key}`,
+        fix: () => `edit ${file}`,
+    });
+}
+
+function parseHetzner(raw: string | undefined, ns: string, fail: Fail): HetznerSettings | undefined {
     const obj = parseJson(raw, "hetzner", fail);
     if (obj === undefined) {
         return undefined;
@@ -348,7 +419,7 @@ function parseHetzner(raw: string | undefined, fail: Fail): HetznerSettings | un
         return fail("hetzner", obj, "must be an object {servers, appPort, sshSourceIps}", "--path 'hetzner.servers[0].name' web-1");
     }
     const h = obj as Record<string, unknown>;
-    checkKeys(h, HETZNER_KEYS, "hetzner", fail);
+    checkKeys(h, HETZNER_KEYS, `${ns}:hetzner`);
     if (Object.keys(h).length === 0) {
         return undefined; // the schema's default: nothing to provision
     }
@@ -361,7 +432,7 @@ function parseHetzner(raw: string | undefined, fail: Fail): HetznerSettings | un
             return fail(key, s, "must be an object {name, serverType, location, image}", `--path '${key}.name' web-1`);
         }
         const e = s as Record<string, unknown>;
-        checkKeys(e, SERVER_KEYS, key, fail);
+        checkKeys(e, SERVER_KEYS, `${ns}:${key}`);
         const field = (f: string, dflt: string, pattern: RegExp) => {
             const v = e[f] === undefined ? dflt : e[f];
             if (typeof v !== "string" || !pattern.test(v)) {

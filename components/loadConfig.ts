@@ -27,7 +27,26 @@ export function loadFleetConfig(): FleetConfig {
         }
     }
     assertHostKeysEncrypted(ns);
+    warnIfConfigNearArgLimit(ns);
     return parseFleetConfig(raw, { ns, secretKeys });
+}
+
+/** Linux's limit on one environment string (MAX_ARG_STRLEN); the engine passes all config as one. */
+const ENV_STRING_LIMIT = 128 * 1024;
+
+/**
+ * Past the limit the engine cannot start this program at all ("fork/exec node: argument
+ * list too long", pulumi/pulumi#8680), so the warning comes while there is room left.
+ */
+function warnIfConfigNearArgLimit(ns: string): void {
+    const bytes = Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify(pulumi.runtime.allConfig())}`);
+    if (bytes > 0.75 * ENV_STRING_LIMIT) {
+        pulumi.log.warn(
+            `the stack config is ${Math.round(bytes / 1024)} KiB; the engine hands it to the program in one environment variable, ` +
+                `which Linux caps at 128 KiB, and past that every pulumi command fails with "argument list too long" before this program runs. ` +
+                `Move the static inventory into a file: pulumi config set ${ns}:inventoryFile hosts.yaml (see README, "Large fleets").`,
+        );
+    }
 }
 
 /**
