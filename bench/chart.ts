@@ -19,7 +19,7 @@ export function barChartSvg(title: string, labels: string[], series: { name: str
         });
         parts.push(`<text x="${gx + (groupW * 0.8) / 2}" y="${h - bottom + 16}" text-anchor="middle">${label}</text>`);
     });
-    series.forEach((s, j) => parts.push(`<rect x="${left + j * 150}" y="${h - 24}" width="10" height="10" fill="${colors[j % colors.length]}"/><text x="${left + j * 150 + 14}" y="${h - 15}">${s.name}</text>`));
+    series.forEach((s, j) => parts.push(`<rect x="${left + j * 135}" y="${h - 24}" width="10" height="10" fill="${colors[j % colors.length]}"/><text x="${left + j * 135 + 14}" y="${h - 15}">${s.name}</text>`));
     parts.push("</svg>");
     return parts.join("\n");
 }

@@ -1,4 +1,4 @@
-// npm run bench -- [--sizes 10,50] [--scale 10,100,1000] [--parallel 1,5,10,20] [--reps 1] [--smoke] [--out results]
+// npm run bench -- [--sizes 10,50] [--scale 10,100,1000] [--parallel 1,5,10,20] [--reps 1] [--checkpointed-max 100] [--smoke] [--out results]
 // Every figure is a ratio against a baseline measured in the same run on the same lab.
 import * as fs from "fs";
 import * as os from "os";
@@ -24,6 +24,7 @@ const sizes = list(arg("sizes", smoke ? "3" : "10,50"));
 const scale = list(arg("scale", smoke ? "5,10" : "10,100,1000"));
 const parallel = list(arg("parallel", smoke ? "1,3" : "1,5,10,20"));
 const reps = Number(arg("reps", "1"));
+const checkpointedMax = Number(arg("checkpointed-max", "100"));
 const outDir = path.resolve(arg("out", path.join(REPO_ROOT, "results")));
 const SETTLE = 3;
 
@@ -80,7 +81,12 @@ function newStack(name: string) {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 /** Least-squares slope of log(y) on log(x): y ∝ x^slope. */
-const growthExponent = (xs: number[], ys: number[]) => {
+const growthExponent = (xs0: number[], ys0: (number | null)[]) => {
+    const keep = ys0.map((y, i) => (y === null ? -1 : i)).filter((i) => i >= 0);
+    const xs = keep.map((i) => xs0[i]), ys = keep.map((i) => ys0[i] as number);
+    if (xs.length < 2) {
+        return null;
+    }
     const lx = xs.map(Math.log), ly = ys.map(Math.log), mx = mean(lx), my = mean(ly);
     return lx.reduce((a, x, i) => a + (x - mx) * (ly[i] - my), 0) / Math.max(1e-12, lx.reduce((a, x) => a + (x - mx) ** 2, 0));
 };
@@ -180,12 +186,30 @@ async function scaling(m: number, results: any) {
     s.cli("stack", "import", "--file", file);
     // The first up after the import creates the stage gate (the failed first up never did);
     // from then on an up changes nothing.
-    const ups = [await s.up(), await s.up(), await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" })];
+    // The first up after the import is set-up, not measured: every host goes from "updating"
+    // to "held", which changes each resource's dependencies, so the backend rewrites the
+    // whole checkpoint per resource (that cost is what the changing stage below measures).
+    const ups = [await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" }), await s.up(), await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" })];
     const failed = ups.find((u) => u.code !== 0);
     if (failed) {
         throw new Error(`a no-op pulumi up of ${m} hosts failed:\n${failed.output.slice(-3000)}`);
     }
     const [, noop, noopSkip] = ups;
+    // A changing stage: a new commit for every host. All are unreachable, so each fails fast
+    // and nothing runs on any, but every probe and version record changes, and the file
+    // backend rewrites the whole checkpoint around each of those steps: the cost that
+    // PULUMI_SKIP_CHECKPOINTS removes (a no-op writes almost none). failureThreshold 1: no halt.
+    // Above --checkpointed-max hosts the checkpointed run is left out: each of its writes is
+    // the whole state file (tens of MiB per 100 hosts), thousands of times.
+    s.configure({ targetCommit: "2".repeat(40), failureThreshold: "1" });
+    const change = m <= checkpointedMax ? await s.up() : undefined;
+    s.configure({ targetCommit: "3".repeat(40) });
+    const changeSkip = await s.up({ PULUMI_SKIP_CHECKPOINTS: "true" });
+    for (const [what, u] of [["with", change], ["without", changeSkip]] as const) {
+        if (u && u.code !== 0) {
+            throw new Error(`the changing stage of ${m} hosts ${what} checkpoints failed:\n${u.output.slice(-3000)}`);
+        }
+    }
     const changed = /(\d+) (updated|created|deleted|replaced)/.exec(noop.output.split("Resources:")[1] ?? "");
     results.scale.push({
         hosts: m, resources: m * 9 + 3, stateMiB: stateBytes / 2 ** 20,
@@ -193,10 +217,12 @@ async function scaling(m: number, results: any) {
         firstUpSeconds: create.seconds,
         noopSeconds: noop.seconds, noopPeakRssMb: noop.peakRssMb,
         noopSkipCheckpointsSeconds: noopSkip.seconds, noopSkipCheckpointsPeakRssMb: noopSkip.peakRssMb,
+        changeSeconds: change?.seconds ?? null, changeSkipCheckpointsSeconds: changeSkip.seconds,
         noopChanges: changed ? changed[0] : "none",
         noopChangedResources: noop.output.split("\n").filter((l) => /^ [~+-] .*(updated|created|deleted)/.test(l)).map((l) => l.trim()).slice(0, 20),
     });
-    log(`scale ${m}: preview ${preview.seconds.toFixed(1)}s ${preview.peakRssMb.toFixed(0)}MB, no-op up ${noop.seconds.toFixed(1)}s, with PULUMI_SKIP_CHECKPOINTS ${noopSkip.seconds.toFixed(1)}s`);
+    log(`scale ${m}: preview ${preview.seconds.toFixed(1)}s ${preview.peakRssMb.toFixed(0)}MB, no-op up ${noop.seconds.toFixed(1)}s (skipping checkpoints ${noopSkip.seconds.toFixed(1)}s), ` +
+        `changing stage ${change ? `${change.seconds.toFixed(1)}s` : "(not run)"} (skipping checkpoints ${changeSkip.seconds.toFixed(1)}s), state ${(stateBytes / 2 ** 20).toFixed(1)} MiB`);
     s.remove();
 }
 
@@ -219,6 +245,9 @@ async function main() {
         previewMemory: growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x.previewPeakRssMb)),
         noopTime: growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x.noopSeconds)),
         noopTimeSkipCheckpoints: growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x.noopSkipCheckpointsSeconds)),
+        changeTime: growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x.changeSeconds)),
+        changeTimeSkipCheckpoints: growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x.changeSkipCheckpointsSeconds)),
+        state: growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x.stateMiB)),
     } : {};
     fs.mkdirSync(outDir, { recursive: true });
     const stamp = results.when.replace(/[:.]/g, "-");
@@ -229,14 +258,29 @@ async function main() {
         [...results.stage.map((x: any) => `${x.hosts} hosts`), ...results.parallel.map((x: any) => `${x.hosts}h p=${x.maxParallel}`)],
         [{ name: "ratio", values: [...results.stage.map((x: any) => x.ratio), ...results.parallel.map((x: any) => x.ratio)] }],
         "×"));
+    if (sc.length > 0) {
+        const rel = (k: string) => sc.map((x: any) => x[k] / sc[0][k]);
+        fs.writeFileSync(path.join(outDir, "latest-scale.svg"), barChartSvg(
+            `time and memory ÷ the ${sc[0].hosts}-host value, static inventories`,
+            sc.map((x: any) => `${x.hosts} hosts`),
+            [
+                { name: "preview time", values: rel("previewSeconds") },
+                { name: "preview memory", values: rel("previewPeakRssMb") },
+                { name: "no-op up", values: rel("noopSeconds") },
+                { name: "changing stage", values: rel("changeSeconds").map((v: number) => (Number.isFinite(v) ? v : 0)) },
+                { name: "… skip checkpoints", values: rel("changeSkipCheckpointsSeconds") },
+            ],
+            "×"));
+    }
     const rows = [
         ...results.stage.map((x: any) => `stage    ${x.hosts} hosts: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×`),
         ...results.verify.map((x: any) => `verify   ${x.hosts} hosts: restart→verified ${x.restartToVerifiedSeconds.toFixed(2)}s / settle ${x.settleSeconds}s = ${x.ratio.toFixed(2)}×`),
         ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×`),
         ...sc.map((x: any) => `scale    ${x.hosts} hosts: preview ${x.previewSeconds.toFixed(1)}s ${x.previewPeakRssMb.toFixed(0)}MB; no-op up ${x.noopSeconds.toFixed(1)}s (${(x.noopSeconds / sc[0].noopSeconds).toFixed(1)}× the ${sc[0].hosts}-host no-op), skip-checkpoints ${x.noopSkipCheckpointsSeconds.toFixed(1)}s (${(x.noopSkipCheckpointsSeconds / x.noopSeconds).toFixed(2)}×)`),
-        ...(results.growth.previewTime !== undefined ? [`growth   preview time ∝ N^${results.growth.previewTime.toFixed(2)}, memory ∝ N^${results.growth.previewMemory.toFixed(2)}, no-op ∝ N^${results.growth.noopTime.toFixed(2)} (N^${results.growth.noopTimeSkipCheckpoints.toFixed(2)} skipping checkpoints)`] : []),
+        ...sc.map((x: any) => `change   ${x.hosts} hosts: every host to a new commit ${x.changeSeconds === null ? "(checkpointed run left out)" : `${x.changeSeconds.toFixed(1)}s`}, skip-checkpoints ${x.changeSkipCheckpointsSeconds.toFixed(1)}s${x.changeSeconds === null ? "" : ` (${(x.changeSkipCheckpointsSeconds / x.changeSeconds).toFixed(2)}×)`}; state ${x.stateMiB.toFixed(1)} MiB`),
+        ...(results.growth.previewTime !== undefined ? [`growth   preview time ∝ N^${results.growth.previewTime.toFixed(2)}, memory ∝ N^${results.growth.previewMemory.toFixed(2)}, no-op ∝ N^${results.growth.noopTime.toFixed(2)} (N^${results.growth.noopTimeSkipCheckpoints.toFixed(2)} skipping checkpoints), changing stage ∝ N^${results.growth.changeTime?.toFixed(2) ?? "?"} (N^${results.growth.changeTimeSkipCheckpoints.toFixed(2)} skipping checkpoints), state ∝ N^${results.growth.state.toFixed(2)}`] : []),
     ];
-    process.stdout.write(`${rows.join("\n")}\nresults: ${path.join(outDir, "latest.json")}, chart: ${path.join(outDir, "latest.svg")}\n`);
+    process.stdout.write(`${rows.join("\n")}\nresults: ${path.join(outDir, "latest.json")}, charts: ${path.join(outDir, "latest.svg")}${sc.length > 0 ? `, ${path.join(outDir, "latest-scale.svg")}` : ""}\n`);
 }
 
 main().catch((e) => {

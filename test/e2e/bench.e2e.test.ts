@@ -23,7 +23,11 @@ describe("npm run bench -- --smoke", function () {
             // The stage gate records each run's (empty) verdict; no host resource may change.
             assert.ok(res.scale.every((s: any) => s.noopChanges === "none"), `a no-op up changed resources: ${JSON.stringify(res.scale.map((s: any) => s.noopChangedResources))}`);
             assert.ok(Number.isFinite(res.growth.previewTime));
+            // The changing stage ran both ways at these sizes, and the state holds every host.
+            assert.ok(res.scale.every((s: any) => s.changeSeconds > 0 && s.changeSkipCheckpointsSeconds > 0), JSON.stringify(res.scale));
+            assert.ok(res.scale[1].stateMiB > res.scale[0].stateMiB, `state did not grow with the fleet: ${JSON.stringify(res.scale.map((s: any) => s.stateMiB))}`);
             assert.match(fs.readFileSync(path.join(out, "latest.svg"), "utf8"), /^<svg/);
+            assert.match(fs.readFileSync(path.join(out, "latest-scale.svg"), "utf8"), /^<svg.*changing stage/s);
             assert.match(r.stdout, /stage +3 hosts: pulumi .* = [0-9.]+×/);
         } finally {
             fs.rmSync(out, { recursive: true, force: true });
