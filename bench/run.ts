@@ -112,9 +112,9 @@ async function stageCost(n: number, status: LabStatus, results: any) {
             floorUpdate({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: key, connectTimeout: 5 }, app, commit, attempt++));
         return { seconds: Number(process.hrtime.bigint() - started) / 1e9, phases };
     };
-    const pulumiRun = async (maxParallel: number) => {
+    const pulumiRun = async (maxParallel: number, extraEnv: Record<string, string> = {}) => {
         s.configure({ targetCommit: (status.releases as any)[pulumiTag()], rolloutPercent: 100, maxParallel });
-        const up = await s.up();
+        const up = await s.up(extraEnv);
         if (up.code !== 0) {
             throw new Error(`pulumi up (N=${n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
         }
@@ -141,8 +141,13 @@ async function stageCost(n: number, status: LabStatus, results: any) {
         for (const p of parallel) {
             const floor = await floorRun(p);
             const up = await pulumiRun(p);
-            results.parallel.push({ hosts: n, maxParallel: p, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds });
-            log(`parallel ${p} on ${n}: floor ${floor.seconds.toFixed(1)}s, pulumi ${up.seconds.toFixed(1)}s`);
+            // The same stage without the backend's per-step checkpoint writes.
+            const skip = await pulumiRun(p, { PULUMI_SKIP_CHECKPOINTS: "true" });
+            results.parallel.push({
+                hosts: n, maxParallel: p, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds,
+                skipCheckpointsSeconds: skip.seconds, skipCheckpointsRatio: skip.seconds / floor.seconds,
+            });
+            log(`parallel ${p} on ${n}: floor ${floor.seconds.toFixed(1)}s, pulumi ${up.seconds.toFixed(1)}s, skipping checkpoints ${skip.seconds.toFixed(1)}s`);
         }
     }
     s.remove();
@@ -256,7 +261,10 @@ async function main() {
     fs.writeFileSync(path.join(outDir, "latest.svg"), barChartSvg(
         "pulumi up stage time ÷ floor (same sequence over plain SSH)",
         [...results.stage.map((x: any) => `${x.hosts} hosts`), ...results.parallel.map((x: any) => `${x.hosts}h p=${x.maxParallel}`)],
-        [{ name: "ratio", values: [...results.stage.map((x: any) => x.ratio), ...results.parallel.map((x: any) => x.ratio)] }],
+        [
+            { name: "pulumi up ÷ floor", values: [...results.stage.map((x: any) => x.ratio), ...results.parallel.map((x: any) => x.ratio)] },
+            { name: "… skip checkpoints", values: [...results.stage.map(() => 0), ...results.parallel.map((x: any) => x.skipCheckpointsRatio)] },
+        ],
         "×"));
     if (sc.length > 0) {
         const rel = (k: string) => sc.map((x: any) => x[k] / sc[0][k]);
@@ -275,7 +283,7 @@ async function main() {
     const rows = [
         ...results.stage.map((x: any) => `stage    ${x.hosts} hosts: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×`),
         ...results.verify.map((x: any) => `verify   ${x.hosts} hosts: restart→verified ${x.restartToVerifiedSeconds.toFixed(2)}s / settle ${x.settleSeconds}s = ${x.ratio.toFixed(2)}×`),
-        ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×`),
+        ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; skipping checkpoints ${x.skipCheckpointsSeconds.toFixed(1)}s = ${x.skipCheckpointsRatio.toFixed(2)}×`),
         ...sc.map((x: any) => `scale    ${x.hosts} hosts: preview ${x.previewSeconds.toFixed(1)}s ${x.previewPeakRssMb.toFixed(0)}MB; no-op up ${x.noopSeconds.toFixed(1)}s (${(x.noopSeconds / sc[0].noopSeconds).toFixed(1)}× the ${sc[0].hosts}-host no-op), skip-checkpoints ${x.noopSkipCheckpointsSeconds.toFixed(1)}s (${(x.noopSkipCheckpointsSeconds / x.noopSeconds).toFixed(2)}×)`),
         ...sc.map((x: any) => `change   ${x.hosts} hosts: every host to a new commit ${x.changeSeconds === null ? "(checkpointed run left out)" : `${x.changeSeconds.toFixed(1)}s`}, skip-checkpoints ${x.changeSkipCheckpointsSeconds.toFixed(1)}s${x.changeSeconds === null ? "" : ` (${(x.changeSkipCheckpointsSeconds / x.changeSeconds).toFixed(2)}×)`}; state ${x.stateMiB.toFixed(1)} MiB`),
         ...(results.growth.previewTime !== undefined ? [`growth   preview time ∝ N^${results.growth.previewTime.toFixed(2)}, memory ∝ N^${results.growth.previewMemory.toFixed(2)}, no-op ∝ N^${results.growth.noopTime.toFixed(2)} (N^${results.growth.noopTimeSkipCheckpoints.toFixed(2)} skipping checkpoints), changing stage ∝ N^${results.growth.changeTime?.toFixed(2) ?? "?"} (N^${results.growth.changeTimeSkipCheckpoints.toFixed(2)} skipping checkpoints), state ∝ N^${results.growth.state.toFixed(2)}`] : []),

@@ -19,6 +19,7 @@ describe("npm run bench -- --smoke", function () {
             // Verify waits out the settle window, so it can never be faster than it.
             assert.ok(res.verify.every((v: any) => v.ratio >= 1), JSON.stringify(res.verify));
             assert.deepStrictEqual(res.parallel.map((p: any) => p.maxParallel), [1, 3]);
+            assert.ok(res.parallel.every((p: any) => p.skipCheckpointsRatio > 0), JSON.stringify(res.parallel));
             assert.deepStrictEqual(res.scale.map((s: any) => s.hosts), [5, 10]);
             // The stage gate records each run's (empty) verdict; no host resource may change.
             assert.ok(res.scale.every((s: any) => s.noopChanges === "none"), `a no-op up changed resources: ${JSON.stringify(res.scale.map((s: any) => s.noopChangedResources))}`);
