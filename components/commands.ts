@@ -151,9 +151,10 @@ function guardedStep(name: string, dir: string, body: string, onSuccess = ":"): 
 
 /**
  * prepare: marks the VPS as updating (with a timestamp, so a stale marker can be
- * recognised) and remembers the commit to roll back to. If HEAD is already the
- * target (an interrupted earlier attempt), the last verified commit is the one to
- * go back to. A VPS already on the target, verified and active is left alone.
+ * recognised) and remembers the commit to roll back to: the last commit the fleet
+ * verified on this VPS (last-good), whatever HEAD is (an interrupted attempt, a failed
+ * rollback or a hand checkout leaves HEAD on an unverified commit); HEAD only on a VPS
+ * never verified. A VPS already on the target, verified and active is left alone.
  */
 function prepareBody(ctx: StepContext): string {
     const dir = shq(ctx.app.appDir);
@@ -171,8 +172,10 @@ function prepareBody(ctx: StepContext): string {
         `if [ "$head" = ${ctx.target} ] && [ "$good" = ${ctx.target} ] && [ "$(systemctl is-active ${shq(ctx.app.service)} 2>/dev/null)" = active ]; then`,
         `  echo ${ctx.target} > "$A/previous"; : > "$A/noop"; echo "already on ${ctx.target}, verified and active: nothing to do"; exit 0`,
         `fi`,
+        // The rollback target is the last commit the fleet verified here; HEAD only on a
+        // VPS it has never verified. A HEAD off last-good was never verified by this fleet.
         `if [ ! -s "$A/previous" ]; then`,
-        `  if [ "$head" = ${ctx.target} ] && [ -n "$good" ]; then echo "$good" > "$A/previous"; else echo "$head" > "$A/previous"; fi`,
+        `  if [ -n "$good" ]; then echo "$good" > "$A/previous"; else echo "$head" > "$A/previous"; fi`,
         `fi`,
         `echo "previous: $(cat "$A/previous")"`,
     ].join("\n");

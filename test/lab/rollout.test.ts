@@ -159,4 +159,22 @@ describe("update and rollback on real lab hosts", function () {
         const reading = await readHost(targetFor(status, h, app), app);
         assert.deepStrictEqual([reading.reachable, reading.head], [true, sha("v3")]);
     });
+
+    it("a VPS left on a commit the fleet never verified rolls back to its last verified one, not to that commit", async () => {
+        const h = host(4);
+        const app = labApp(status);
+        const target = targetFor(status, h, app);
+        const good = await driveUpdate(target, app, sha("v2"), 1);
+        assert.strictEqual(good.outcome?.updateStatus, "success", JSON.stringify(good.outcome));
+        // HEAD moved off the verified commit without a verify: by hand, by an interrupted
+        // attempt for another release, or by a rollback that failed half-way.
+        await runOnHost(h, `git -C /home/rachel/rachel -c advice.detachedHead=false checkout --quiet --detach ${sha("bad-install")}`);
+        const r = await driveUpdate(target, app, sha("crash-start"), 1);
+        assert.strictEqual(r.outcome?.updateStatus, "rolled_back", JSON.stringify(r.outcome));
+        assert.ok(r.outcome!.error.includes(`rolled back to ${sha("v2")}`), r.outcome!.error);
+        assert.deepStrictEqual([r.outcome!.currentVersion, r.outcome!.previousVersion], [sha("v2"), sha("v2")]);
+        const t = await hostTruth(h);
+        assert.deepStrictEqual([t.head, t.active, t.marker], [sha("v2"), "active", "no-marker"]);
+        assert.ok(t.health.body.includes(sha("v2")), t.health.body);
+    });
 });
