@@ -39,10 +39,25 @@ async function rollOut() {
         ...(cfg.hetzner ? provisionHetzner(cfg) : []),
     ];
     const { fleet, rollout, plan } = deployFleet(cfg, members, ledger);
+    const changing = plan.cohort.filter((n) => plan.hosts[n].fresh);
+    adviseOnCheckpoints(changing.length);
     return {
         fleet,
         rollout,
         cohort: plan.cohort,
-        changing: plan.cohort.filter((n) => plan.hosts[n].fresh),
+        changing,
     };
+}
+
+/** From this many changing hosts on, per-step checkpoint writes dominate a stage (see README, Performance). */
+const CHECKPOINT_ADVICE_HOSTS = 20;
+
+function adviseOnCheckpoints(changingHosts: number): void {
+    if (changingHosts >= CHECKPOINT_ADVICE_HOSTS && !/^(1|true)$/i.test(process.env.PULUMI_SKIP_CHECKPOINTS ?? "")) {
+        pulumi.log.warn(
+            `${changingHosts} hosts change in this stage: with a self-managed (file or bucket) backend the engine rewrites the whole ` +
+                `state after each of their ~${changingHosts * 8} resource steps, which dominates the stage time. ` +
+                `Consider PULUMI_SKIP_CHECKPOINTS=true pulumi up (state is written once at the end; a killed up converges on the next up). See README, Performance.`,
+        );
+    }
 }
