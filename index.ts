@@ -5,6 +5,7 @@ import { loadFleetConfig } from "./components/loadConfig";
 import { readLedger } from "./components/ledgerSource";
 import { provisionHetzner } from "./components/hetznerFleet";
 import { RolloutRefused } from "./stages/plan";
+import { STEP_NAMES } from "./components/commands";
 
 /**
  * rachel-fleet: rolls `targetCommit` out to `rolloutPercent` of the fleet.
@@ -51,12 +52,14 @@ async function rollOut() {
 
 /** From this many changing hosts on, per-step checkpoint writes dominate a stage (see README, Performance). */
 const CHECKPOINT_ADVICE_HOSTS = 20;
+/** A VPS's children that change in a stage: its probe, one resource per step, its version record. */
+const RESOURCES_PER_VPS = STEP_NAMES.length + 2;
 
 function adviseOnCheckpoints(changingHosts: number): void {
     if (changingHosts >= CHECKPOINT_ADVICE_HOSTS && !/^(1|true)$/i.test(process.env.PULUMI_SKIP_CHECKPOINTS ?? "")) {
         pulumi.log.warn(
             `${changingHosts} hosts change in this stage: with a self-managed (file or bucket) backend the engine rewrites the whole ` +
-                `state after each of their ~${changingHosts * 8} resource steps, which dominates the stage time. ` +
+                `state after each of their ~${changingHosts * RESOURCES_PER_VPS} resource steps, which dominates the stage time. ` +
                 `Consider PULUMI_SKIP_CHECKPOINTS=true pulumi up (state is written once at the end; a killed up converges on the next up). See README, Performance.`,
         );
     }

@@ -1,5 +1,3 @@
-import * as fs from "fs";
-import * as path from "path";
 import * as yaml from "js-yaml";
 import { SHELL_META } from "./shellQuote";
 
@@ -117,8 +115,8 @@ export type RawConfig = Record<string, string>;
 export interface ParseContext {
     /** Config namespace, the project name. */
     ns: string;
-    /** Where a relative inventoryFile is looked up: the project directory (the program's cwd). */
-    projectDir?: string;
+    /** Reads the inventoryFile (the caller resolves the path and owns the I/O); throws ConfigError if it cannot. */
+    readInventory?: (file: string) => string;
     /** Keys (without namespace) whose value is a config secret. */
     secretKeys: ReadonlySet<string>;
 }
@@ -370,32 +368,29 @@ function parseHosts(list: unknown, defaultUser: string, src: HostSource): HostSp
 /**
  * The static inventory kept in a file (YAML or JSON: a list of hosts, or {hosts: [...]}),
  * for fleets too large for stack config: the engine hands the whole config to the
- * program in one environment variable, which Linux caps at 128 KiB (about 700 hosts).
+ * program in one environment variable, which Linux caps at 128 KiB (about 850 hosts).
  * Same fields as `hosts` except privateKey: the file is plaintext.
  */
 function readInventoryFile(file: string, defaultUser: string, ctx: ParseContext): HostSpec[] {
     if (file === "") {
         return [];
     }
-    const where = path.resolve(ctx.projectDir ?? process.cwd(), file);
-    let text: string;
-    try {
-        text = fs.readFileSync(where, "utf8");
-    } catch (e) {
-        throw new ConfigError(
-            `${ctx.ns}:inventoryFile ${JSON.stringify(file)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)} at ${where}). ` +
-                `Fix: pulumi config set ${ctx.ns}:inventoryFile <path relative to the project directory>`,
-        );
+    if (!ctx.readInventory) {
+        throw new ConfigError(`${ctx.ns}:inventoryFile is set but nothing can read files here. Fix: pulumi config rm ${ctx.ns}:inventoryFile`);
     }
     let doc: unknown;
     try {
-        doc = yaml.load(text, { filename: file });
+        doc = yaml.load(ctx.readInventory(file), { filename: file });
     } catch (e) {
+        if (e instanceof ConfigError) {
+            throw e;
+        }
         throw new ConfigError(`${ctx.ns}:inventoryFile ${file} is not valid YAML or JSON: ${(e as Error).message.split("\n")[0]}. Fix: correct ${file}`);
     }
-    const list = doc && typeof doc === "object" && !Array.isArray(doc) ? (doc as Record<string, unknown>).hosts : doc;
+    let list = doc;
     if (doc && typeof doc === "object" && !Array.isArray(doc)) {
         checkKeys(doc as Record<string, unknown>, ["hosts"], file);
+        list = (doc as Record<string, unknown>).hosts;
     }
     if (list === undefined || list === null) {
         throw new ConfigError(`${ctx.ns}:inventoryFile ${file} lists no hosts. Fix: write hosts: [{name, host, hostKey}, ...] into ${file}`);

@@ -28,7 +28,20 @@ export function loadFleetConfig(): FleetConfig {
     }
     assertHostKeysEncrypted(ns);
     warnIfConfigNearArgLimit(ns);
-    return parseFleetConfig(raw, { ns, secretKeys });
+    return parseFleetConfig(raw, { ns, secretKeys, readInventory: (file) => readInventory(ns, file) });
+}
+
+/** The inventoryFile's text, the path taken relative to the project directory (the program's cwd). */
+function readInventory(ns: string, file: string): string {
+    const where = path.resolve(process.cwd(), file);
+    try {
+        return fs.readFileSync(where, "utf8");
+    } catch (e) {
+        throw new ConfigError(
+            `${ns}:inventoryFile ${JSON.stringify(file)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)} at ${where}). ` +
+                `Fix: pulumi config set ${ns}:inventoryFile <path relative to the project directory>`,
+        );
+    }
 }
 
 /** Linux's limit on one environment string (MAX_ARG_STRLEN); the engine passes all config as one. */

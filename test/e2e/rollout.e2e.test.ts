@@ -168,9 +168,18 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         await assertFleet("v2", cohortFor(10, names(), sha("v2")), Object.fromEntries(names().map((n) => [n, sha("v3")])));
     });
 
-    /** Starts a 100 % stage of `tag`, kills its whole process group mid-update, and brings the stack back with the CLI. */
-    const killMidStageThenUpAgain = async (tag: string, extraEnv: Record<string, string>) => {
+    /** The stack's resources and pending operations, as the backend holds them now. */
+    const storedState = async () => {
+        const d = (await stack.exportStack()).deployment;
+        return JSON.stringify([d.resources ?? [], d.pending_operations ?? []]);
+    };
+    /**
+     * Starts a 100 % stage of `tag`, kills its whole process group mid-update, and brings the
+     * stack back with the CLI. Returns whether the killed run had changed the stored state.
+     */
+    const killMidStageThenUpAgain = async (tag: string, extraEnv: Record<string, string>): Promise<boolean> => {
         t.configure({ targetCommit: sha(tag), rolloutPercent: 100, maxParallel: 5 });
+        const stateBefore = await storedState();
         const env = { ...process.env, ...t.env, ...extraEnv };
         const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "e2e"], { cwd: t.dir, env, detached: true, stdio: "ignore" });
         // Wait until some host is really mid-update, then kill the whole process group.
@@ -184,6 +193,10 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
             await new Promise((r) => setTimeout(r, 300));
         }
         process.kill(-up.pid!, "SIGKILL");
+        if (up.exitCode === null && up.signalCode === null) {
+            await new Promise((r) => up.once("exit", r));
+        }
+        const killedRunWroteState = (await storedState()) !== stateBefore;
         const cli = (...args: string[]) => spawnSync("pulumi", [...args, "--stack", "e2e"], { cwd: t.dir, env, encoding: "utf8" });
         const cancel = cli("cancel", "--yes");
         process.stdout.write(`pulumi cancel: exit ${cancel.status} ${cancel.stdout}${cancel.stderr}\n`);
@@ -195,16 +208,19 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         }
         assert.strictEqual(again.status, 0, again.stdout + again.stderr);
         await assertFleet(tag, names(), {});
+        return killedRunWroteState;
     };
 
     it("8. kill -9 of an up in the middle of a stage: after pulumi cancel and up again the fleet converges", async () => {
-        await killMidStageThenUpAgain("v2", {});
+        // With checkpoints, the killed run had already written its progress (and pending operations).
+        assert.strictEqual(await killMidStageThenUpAgain("v2", {}), true, "the killed up left the stored state as it was: it was not killed mid-stage");
     });
 
     it("8b. the same with PULUMI_SKIP_CHECKPOINTS (the killed run left no state at all): up again converges", async () => {
         // The state is the one from before the killed up; the next up re-runs the same attempts,
         // whose guarded steps skip what is already done on each host.
-        await killMidStageThenUpAgain("v3", { PULUMI_SKIP_CHECKPOINTS: "true" });
+        assert.strictEqual(await killMidStageThenUpAgain("v3", { PULUMI_SKIP_CHECKPOINTS: "true" }), false,
+            "the killed up wrote state although PULUMI_SKIP_CHECKPOINTS was set");
         const rec = await recordedState();
         for (const n of names()) {
             assert.deepStrictEqual([rec[n]?.currentVersion, rec[n]?.updateStatus], [sha("v3"), "success"], `${n}: ${JSON.stringify(rec[n])}`);
