@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./components/config";
-import { deployFleet, FleetMember } from "./components/fleet";
-import { loadFleetConfig } from "./components/loadConfig";
-import { readLedger } from "./components/ledgerSource";
-import { provisionHetzner } from "./components/hetznerFleet";
+import { ConfigError } from "./config/config";
+import { deployFleet, FleetMember } from "./fleet/deploy";
+import { loadFleetConfig } from "./config/loadConfig";
+import { readLedger } from "./fleet/ledgerSource";
+import { provisionHetzner } from "./provisioning/hetznerFleet";
 import { RolloutRefused } from "./stages/plan";
-import { STEP_NAMES } from "./components/commands";
+import { STEP_NAMES } from "./lifecycle/commands";
 
 /**
  * rachel-fleet: rolls `targetCommit` out to `rolloutPercent` of the fleet.

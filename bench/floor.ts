@@ -1,6 +1,6 @@
-import { StepContext, attemptIdFor, concludeCommand, healthUrlFor, inspectCommand, parseKeyValues, updateSteps } from "../components/commands";
-import { AppSettings } from "../components/config";
-import { SshTarget, withSsh } from "../components/sshSession";
+import { StepContext, attemptIdFor, concludeCommand, healthUrlFor, inspectCommand, parseKeyValues, updateSteps } from "../lifecycle/commands";
+import { AppSettings } from "../config/config";
+import { SshTarget, withSsh } from "../lifecycle/ssh";
 
 /** Seconds spent in each phase of one host's update. */
 export type PhaseTimes = Record<"connect" | "prepare" | "fetch" | "checkout" | "install" | "restart" | "verify" | "conclude", number>;

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as yaml from "js-yaml";
-import { DEFAULTS, AppSettings } from "../components/config";
+import { DEFAULTS, AppSettings } from "../config/config";
 import { commandPluginReady, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../lab/labProject";
 import { readLabStatus, LabStatus } from "../lab/labStatus";
 import { mapLimit } from "../lab/concurrency";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "./commands";
-import { AppSettings, StepRunner } from "./config";
+import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "../lifecycle/commands";
+import { AppSettings, StepRunner } from "../config/config";
 import { RemoteStep } from "./remoteStep";
 import { HostProbe, VpsVersion } from "./versionProviders";
 import { HostPlan } from "../stages/plan";

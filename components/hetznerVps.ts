@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
-import { cloudInitUserData } from "./cloudInit";
-import { AppSettings, HetznerServerSpec } from "./config";
+import { cloudInitUserData } from "../provisioning/cloudInit";
+import { AppSettings, HetznerServerSpec } from "../config/config";
 import { SshKeyPair } from "./sshKeyPair";
 
 export interface HetznerVpsArgs {

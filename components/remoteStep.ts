@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as sshSession from "./sshSession";
-import { SshTarget } from "./sshSession";
+import * as sshSession from "../lifecycle/ssh";
+import { SshTarget } from "../lifecycle/ssh";
 
 /**
  * One update step run over the fleet's own SSH client (ssh2, pinned host key), for

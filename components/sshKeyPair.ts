@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as opensshKeys from "./opensshKeys";
+import * as opensshKeys from "../provisioning/opensshKeys";
 
 /**
  * An ed25519 key pair generated once and then kept in stack state: a resource, so

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as hostOps from "./hostOps";
-import { attemptIdFor } from "./commands";
-import { AppSettings } from "./config";
-import { SshTarget } from "./sshSession";
+import * as hostOps from "../lifecycle/hostOps";
+import { attemptIdFor } from "../lifecycle/commands";
+import { AppSettings } from "../config/config";
+import { SshTarget } from "../lifecycle/ssh";
 
 /**
  * Dynamic providers. Each object is serialized into the stack and run by the engine

@@ -7,7 +7,7 @@ import { LabStatus } from "./labStatus";
 import { REPO_ROOT } from "./paths";
 
 /** The files that make the Pulumi project, linked (not copied) into the project directory. */
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "stages", "package.json", "tsconfig.json", "node_modules"];
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "config", "lifecycle", "providers", "fleet", "provisioning", "stages", "package.json", "tsconfig.json", "node_modules"];
 
 export function linkProject(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });

@@ -1,8 +1,8 @@
 import * as fs from "fs";
-import { AppSettings, DEFAULTS } from "../../components/config";
-import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "../../components/commands";
-import { AttemptOutcome, HostReading, finishAttempt, readHost } from "../../components/hostOps";
-import { SshTarget, withSsh } from "../../components/sshSession";
+import { AppSettings, DEFAULTS } from "../../config/config";
+import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "../../lifecycle/commands";
+import { AttemptOutcome, HostReading, finishAttempt, readHost } from "../../lifecycle/hostOps";
+import { SshTarget, withSsh } from "../../lifecycle/ssh";
 import { LabHost, LabStatus } from "../../lab/labStatus";
 
 /** The app settings the lab's sample app runs with; timeouts short enough for tests. */

@@ -1,4 +1,4 @@
-import { MARKER_FILE } from "../../components/commands";
+import { MARKER_FILE } from "../../lifecycle/commands";
 import { getHealth } from "../../lab/hostLifecycle";
 import { LabHost } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";

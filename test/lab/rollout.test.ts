@@ -7,8 +7,8 @@ import { spawnSync } from "child_process";
 import { readLabStatus, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { REPO_ROOT } from "../../lab/paths";
-import { readHost } from "../../components/hostOps";
-import { SshError } from "../../components/sshSession";
+import { readHost } from "../../lifecycle/hostOps";
+import { SshError } from "../../lifecycle/ssh";
 import { driveUpdate, labApp, targetFor } from "./driveUpdate";
 import { hostTruth } from "./hostTruth";
 

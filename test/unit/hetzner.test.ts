@@ -1,9 +1,9 @@
 import * as assert from "assert";
 import * as yaml from "js-yaml";
 import { SHA_A, labConfig, runProgram, valueOf } from "./mockFleet";
-import { cloudInitUserData, sudoersRule } from "../../components/cloudInit";
-import { DEFAULTS } from "../../components/config";
-import { generateOpenSshKeyPair } from "../../components/opensshKeys";
+import { cloudInitUserData, sudoersRule } from "../../provisioning/cloudInit";
+import { DEFAULTS } from "../../config/config";
+import { generateOpenSshKeyPair } from "../../provisioning/opensshKeys";
 
 const hetzner = { servers: [{ name: "hz-1" }, { name: "hz-2", serverType: "cx32", location: "fsn1" }], appPort: 8080 };
 const config = { ...labConfig(0), hosts: "[]", sshPrivateKey: "", repoUrl: "https://git.example.org/rachel8.git", rolloutPercent: "100", hetzner: JSON.stringify(hetzner) };

@@ -1,5 +1,5 @@
 import * as yaml from "js-yaml";
-import { SHELL_META } from "./shellQuote";
+import { SHELL_META } from "../lifecycle/shellQuote";
 
 /** Thrown for bad stack config; the message names the key, the bad value and the fix. */
 export class ConfigError extends Error {}

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FleetConfig } from "./config";
-import { FleetVps } from "./fleetVps";
-import { RolloutGate } from "./rolloutGate";
+import { FleetConfig } from "../config/config";
+import { FleetVps } from "../components/fleetVps";
+import { RolloutGate } from "../components/rolloutGate";
 import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
 import { StagePlan, planStage } from "../stages/plan";
 import { carryHalt, describeVerdict, judgeStage } from "../stages/verdict";

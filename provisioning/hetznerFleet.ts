@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
 import * as random from "@pulumi/random";
-import { FleetConfig } from "./config";
-import { FleetMember } from "./fleet";
-import { HetznerVps } from "./hetznerVps";
-import { SshKeyPair } from "./sshKeyPair";
+import { FleetConfig } from "../config/config";
+import { FleetMember } from "../fleet/deploy";
+import { HetznerVps } from "../components/hetznerVps";
+import { SshKeyPair } from "../components/sshKeyPair";
 
 /**
  * The stack's own VPSs on Hetzner Cloud: one generated login key (a secret)

@@ -6,8 +6,8 @@ import {
     readbackCommand,
     rollbackCommand,
 } from "./commands";
-import { AppSettings } from "./config";
-import { SshError, SshTarget, withSsh } from "./sshSession";
+import { AppSettings } from "../config/config";
+import { SshError, SshTarget, withSsh } from "./ssh";
 import { UpdateStatus } from "../stages/ledger";
 
 /** What a VPS runs right now. */

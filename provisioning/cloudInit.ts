@@ -1,4 +1,4 @@
-import { AppSettings } from "./config";
+import { AppSettings } from "../config/config";
 
 export interface CloudInitArgs {
     app: AppSettings;
