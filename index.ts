@@ -1,11 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./config/config";
-import { deployFleet, FleetMember } from "./fleet/deploy";
+import { ConfigError, FleetConfig } from "./config/config";
 import { loadFleetConfig } from "./config/loadConfig";
+import { FleetMember, deployFleet } from "./fleet/deploy";
 import { readLedger } from "./fleet/ledgerSource";
 import { provisionHetzner } from "./provisioning/hetznerFleet";
 import { RolloutRefused } from "./stages/plan";
-import { STEP_NAMES } from "./lifecycle/commands";
 
 /**
  * rachel-fleet: rolls `targetCommit` out to `rolloutPercent` of the fleet.
@@ -25,42 +24,27 @@ export = async () => {
     }
 };
 
+function staticMembers(cfg: FleetConfig): FleetMember[] {
+    return cfg.hosts.map((h) => ({
+        name: h.name,
+        host: h.host,
+        port: h.port,
+        user: h.user,
+        hostKey: h.hostKey,
+        privateKey: h.privateKey ?? cfg.sshPrivateKey!,
+        keyName: h.privateKey ? `host-${h.name}` : "fleet",
+    }));
+}
+
 async function rollOut() {
     const cfg = loadFleetConfig();
     const ledger = await readLedger();
-    const members: FleetMember[] = [
-        ...cfg.hosts.map((h) => ({
-            name: h.name,
-            host: h.host,
-            port: h.port,
-            user: h.user,
-            hostKey: h.hostKey,
-            privateKey: h.privateKey ?? cfg.sshPrivateKey!,
-        })),
-        ...(cfg.hetzner ? provisionHetzner(cfg) : []),
-    ];
+    const members = [...staticMembers(cfg), ...(cfg.hetzner ? provisionHetzner(cfg) : [])];
     const { fleet, rollout, plan } = deployFleet(cfg, members, ledger);
-    const changing = plan.cohort.filter((n) => plan.hosts[n].fresh);
-    adviseOnCheckpoints(changing.length);
     return {
         fleet,
         rollout,
         cohort: plan.cohort,
-        changing,
+        changing: plan.cohort.filter((n) => plan.hosts[n].fresh),
     };
-}
-
-/** From this many changing hosts on, per-step checkpoint writes dominate a stage (see README, Performance). */
-const CHECKPOINT_ADVICE_HOSTS = 20;
-/** A VPS's children that change in a stage: its probe, one resource per step, its version record. */
-const RESOURCES_PER_VPS = STEP_NAMES.length + 2;
-
-function adviseOnCheckpoints(changingHosts: number): void {
-    if (changingHosts >= CHECKPOINT_ADVICE_HOSTS && !/^(1|true)$/i.test(process.env.PULUMI_SKIP_CHECKPOINTS ?? "")) {
-        pulumi.log.warn(
-            `${changingHosts} hosts change in this stage: with a self-managed (file or bucket) backend the engine rewrites the whole ` +
-                `state after each of their ~${changingHosts * RESOURCES_PER_VPS} resource steps, which dominates the stage time. ` +
-                `Consider PULUMI_SKIP_CHECKPOINTS=true pulumi up (state is written once at the end; a killed up converges on the next up). See README, Performance.`,
-        );
-    }
 }

@@ -1,143 +1,81 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "../lifecycle/commands";
-import { AppSettings, StepRunner } from "../config/config";
-import { RemoteStep } from "./remoteStep";
-import { HostProbe, VpsVersion } from "./versionProviders";
-import { HostPlan } from "../stages/plan";
+import { StepRunner } from "../config/config";
+import { HostReading } from "../lifecycle/hostOps";
+import { LifecycleScript, attemptIdFor, updateCommand } from "../lifecycle/script";
+import { Endpoint } from "../lifecycle/ssh";
+import { RemoteStep, VpsVersion } from "../providers/resources";
+import { FleetSshProvider } from "../providers/runtime";
+import { StepSpec, VersionSpec } from "../providers/types";
 import { HostRecord } from "../stages/ledger";
 
 export interface FleetVpsArgs {
-    /** The VPS's address (known at construction for static hosts; an output for provisioned ones). */
-    readonly host: pulumi.Input<string>;
-    /** SSH port. */
-    readonly port: number;
-    /** SSH user; the service commands run through its sudo rule. */
-    readonly user: string;
-    /** Pinned host public key, authorized_keys form. */
-    readonly hostKey: pulumi.Input<string>;
-    /** The SSH private key; must be a Pulumi secret. */
+    /** Where the VPS's SSH server is (an output for a provisioned VPS). */
+    readonly endpoint: pulumi.Input<Endpoint>;
+    /** The SSH private key for remote.Command's connection; must be a Pulumi secret. */
     readonly privateKey: pulumi.Input<string>;
-    /** How the app is laid out and run. */
-    readonly app: AppSettings;
-    /** The release this stack rolls out. */
-    readonly targetCommit: string;
-    /** What this stage does with the VPS: update, or hold it exactly as it is. */
-    readonly plan: HostPlan;
-    /** The VPS that must finish first (its concurrency lane), if any. */
-    readonly after?: FleetVps;
-    /** What runs each step: remote.Command, or the fleet's own SSH step resource. */
+    /** The dynamic provider instance that holds the same key for the fleet's own resources. */
+    readonly sshProvider: FleetSshProvider;
+    /** The commit this VPS's resources are keyed on. */
+    readonly commit: string;
+    /** Which attempt at `commit` (a failed VPS is retried with the next). */
+    readonly attempt: number;
+    /** Whether this stage updates the VPS; otherwise its resources are registered exactly as stored. */
+    readonly changing: boolean;
+    /** The program's reading just before the update (only in `up`); an unreachable VPS gets no command. */
+    readonly reading?: HostReading;
+    readonly script: LifecycleScript;
+    /** The VPS's health URL, {host} filled in; empty: no HTTP check. */
+    readonly healthUrl: pulumi.Input<string>;
+    /** What runs the update step: remote.Command, or the fleet's own step resource. */
     readonly stepRunner: StepRunner;
 }
 
-/** Every input of our children, so a held VPS's resources keep exactly their stored inputs. */
-const HOLD_COMMAND = ["create", "update", "delete", "connection", "environment", "triggers", "logging", "stdin", "addPreviousOutputInEnv"];
-const HOLD_DYNAMIC = ["__provider", "hostName", "target", "app", "healthUrl", "targetCommit", "attempt", "reachable", "probeReason", "verifyOutput", "step", "command", "runKey"];
-
 /**
- * One VPS of the fleet. Children, in order: a probe (reachability with the pinned
- * key), one remote.Command per update step keyed on (target commit, attempt), and
- * the version record, which reads back what the VPS runs and rolls it back when a
- * step failed. A held VPS registers the same children with every input ignored,
- * so preview shows no change for it.
+ * One VPS of the fleet: its update step (a remote.Command, or a RemoteStep over ssh2,
+ * running the one lifecycle script keyed on commit and attempt) and its version record,
+ * which judges the attempt, rolls the VPS back when it failed, and reads back what it
+ * runs. A VPS this stage does not change registers the same children with every input
+ * ignored, so preview shows no change for it and it keeps its stored versions.
  */
 export class FleetVps extends pulumi.ComponentResource {
     /** The VPS's version-tracking fields, as exported in the `fleet` output. */
     public readonly record: pulumi.Output<HostRecord>;
-    /** Resolves when this VPS's update has finished (success, rollback or failure). */
-    public readonly done: pulumi.Resource;
 
     constructor(name: string, args: FleetVpsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("rachel-fleet:fleet:Vps", name, {}, opts);
-        const hold = args.plan.mode === "hold";
-        // A held VPS is keyed on the commit it holds, so even a child it never had (say,
-        // after a stepRunner change) is created for that commit, never for the new release.
-        const commit = hold && /^[0-9a-f]{40}$/.test(args.plan.target) ? args.plan.target : args.targetCommit;
-        const self = { parent: this };
-        const holdCommand = hold ? { ignoreChanges: HOLD_COMMAND } : {};
-        const holdDynamic = hold ? { ignoreChanges: HOLD_DYNAMIC } : {};
-        const privateKey = pulumi.secret(args.privateKey);
-        const attempt = Math.max(1, args.plan.attempt);
-        const target = pulumi.all([args.host, args.hostKey, privateKey]).apply(([host, hostKey, key]) => ({
-            host,
-            port: args.port,
-            user: args.user,
-            hostKey,
-            privateKey: key,
-            connectTimeout: args.app.connectTimeout,
+        const hold = args.changing ? {} : { ignoreChanges: ["*"] };
+        const attemptId = attemptIdFor(args.commit, args.attempt);
+        // In preview nothing is read, so the command shows as it will run on a reachable VPS.
+        const reachable = args.reading?.reachable ?? true;
+        const cmd = pulumi.output(args.healthUrl).apply((h) => (reachable ? updateCommand(args.script, args.commit, attemptId, h) : undefined));
+        const endpoint = pulumi.output(args.endpoint);
+        const step = args.stepRunner === "command"
+            ? new command.remote.Command(`${name}-update`, {
+                connection: endpoint.apply((e) => ({
+                    host: e.host, port: e.port, user: e.user, hostKey: e.hostKey,
+                    privateKey: args.privateKey, perDialTimeout: e.connectTimeout, dialErrorLimit: 3,
+                })),
+                // A new attempt changes the command, which runs it again (an in-place update):
+                // no trigger, so no replacement and no pending create when a run is killed.
+                create: cmd as pulumi.Output<string>,
+                logging: "stdout",
+            }, { parent: this, ...hold })
+            : new RemoteStep(`${name}-update`, pulumi.all([endpoint, cmd]).apply(([e, c]): StepSpec => ({ hostName: name, endpoint: e, command: c })),
+                { parent: this, provider: args.sshProvider, ...hold });
+        const spec = pulumi.all([endpoint, args.healthUrl]).apply(([e, h]): VersionSpec => ({
+            hostName: name, endpoint: e, commit: args.commit, attempt: args.attempt, healthUrl: h,
+            reachable, probeReason: args.reading?.reason ?? "",
         }));
-        const healthUrl = pulumi.output(args.host).apply((h) => healthUrlFor(args.app, h));
-
-        const probe = new HostProbe(`${name}-probe`, {
-            hostName: name,
-            target,
-            app: args.app,
-            targetCommit: commit,
-            attempt,
-        }, { ...self, ...holdDynamic, dependsOn: args.after ? [args.after.done] : [] });
-
-        const connection: command.types.input.remote.ConnectionArgs = {
-            host: args.host,
-            port: args.port,
-            user: args.user,
-            privateKey,
-            hostKey: args.hostKey,
-            perDialTimeout: args.app.connectTimeout,
-            dialErrorLimit: 3,
-        };
-        const attemptId = attemptIdFor(commit, attempt);
-        const steps = pulumi.all([healthUrl]).apply(([h]) => {
-            const ctx: StepContext = { app: args.app, target: commit, attemptId, healthUrl: h };
-            return updateSteps(ctx);
-        });
-        let previous: pulumi.Resource = probe;
-        let verify: command.remote.Command | RemoteStep | undefined;
-        for (const [i, step] of ["prepare", "fetch", "checkout", "install", "restart", "verify"].entries()) {
-            // An unreachable VPS (or one presenting another host key) gets no command at all:
-            // with `create` unset the provider does not dial, so the stage goes on.
-            const create = pulumi.all([probe.reachable, steps]).apply(([ok, s]) => (ok ? s[i].command : undefined));
-            // A step runs once per attempt and never otherwise: the attempt id is its trigger
-            // (a new attempt replaces the resource, which runs `create`), and `update` is a
-            // no-op, so rotating the SSH key or changing a timeout re-runs nothing on a VPS.
-            verify = args.stepRunner === "command"
-                ? new command.remote.Command(`${name}-${step}`, {
-                    connection,
-                    create: create as pulumi.Output<string>,
-                    update: ":",
-                    triggers: [attemptId],
-                    logging: "stdoutAndStderr",
-                }, { ...self, ...holdCommand, dependsOn: [previous] })
-                : new RemoteStep(`${name}-${step}`, { hostName: name, step, target, command: create, runKey: attemptId },
-                    { ...self, ...holdDynamic, dependsOn: [previous] });
-            previous = verify;
-        }
-
-        const version = new VpsVersion(`${name}-version`, {
-            hostName: name,
-            target,
-            app: args.app,
-            healthUrl,
-            targetCommit: commit,
-            attempt,
-            reachable: probe.reachable,
-            probeReason: probe.reason,
-            verifyOutput: verify!.stdout,
-        }, { ...self, ...holdDynamic, dependsOn: [verify!] });
-        this.done = version;
-
+        const version = new VpsVersion(`${name}-version`, spec, { parent: this, provider: args.sshProvider, dependsOn: [step], ...hold });
         this.record = pulumi
             .all([version.currentVersion, version.previousVersion, version.targetVersion, version.updateStatus, version.lastUpdateAt, version.error])
             .apply(([currentVersion, previousVersion, targetVersion, updateStatus, lastUpdateAt, error]) => ({
-                currentVersion,
-                previousVersion,
-                targetVersion,
+                currentVersion, previousVersion, targetVersion,
                 updateStatus: updateStatus as HostRecord["updateStatus"],
-                lastUpdateAt,
-                error: error ?? "",
-                // A held VPS keeps the attempt its resources were keyed on.
-                attempt,
-                managed: true,
+                lastUpdateAt, error: error ?? "", attempt: args.attempt, managed: true,
             }));
-        this.registerOutputs({ record: this.record });
+        // Nothing is stored on the component: the record is in the stack's `fleet` output.
+        this.registerOutputs({});
     }
 }

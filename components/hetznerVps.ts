@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
 import { cloudInitUserData } from "../provisioning/cloudInit";
 import { AppSettings, HetznerServerSpec } from "../config/config";
-import { SshKeyPair } from "./sshKeyPair";
+import { SshKeyPair } from "../providers/resources";
 
 export interface HetznerVpsArgs {
     /** Server type, location and image. */

@@ -2,7 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, FleetConfig, RawConfig, parseFleetConfig } from "./config";
+import { parseFleetConfig } from "./config";
+import { ConfigError } from "./errors";
+import { FleetConfig, RawConfig } from "./types";
 
 // Exported by the SDK's runtime but left out of its typings (marked @internal).
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -9,11 +9,39 @@ import { REPO_ROOT } from "./paths";
 /** The files that make the Pulumi project, linked (not copied) into the project directory. */
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "config", "lifecycle", "providers", "fleet", "provisioning", "stages", "package.json", "tsconfig.json", "node_modules"];
 
-export function linkProject(dir: string): void {
+/**
+ * Links the project's files into `dir`; the folders named in `copies` are copied instead,
+ * so a test can change them without touching the repository.
+ */
+export function linkProject(dir: string, copies: string[] = []): void {
     fs.mkdirSync(dir, { recursive: true });
     for (const f of PROJECT_FILES) {
-        fs.symlinkSync(path.join(REPO_ROOT, f), path.join(dir, f));
+        if (copies.includes(f)) {
+            fs.cpSync(path.join(REPO_ROOT, f), path.join(dir, f), { recursive: true });
+        } else {
+            fs.symlinkSync(path.join(REPO_ROOT, f), path.join(dir, f));
+        }
     }
+}
+
+/**
+ * Ends every process a stack's commands started: the CLI, its language host and program,
+ * and the provider plugins (a killed `pulumi up` leaves these behind, holding SSH
+ * sessions). They are found by the PULUMI_HOME they all inherit.
+ */
+export function endStackProcesses(pulumiHome: string): number {
+    let ended = 0;
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        try {
+            if (fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`PULUMI_HOME=${pulumiHome}`) && Number(pid) !== process.pid) {
+                process.kill(Number(pid), "SIGKILL");
+                ended++;
+            }
+        } catch {
+            // gone already, or not ours to read
+        }
+    }
+    return ended;
 }
 
 /**

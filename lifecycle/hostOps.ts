@@ -1,19 +1,19 @@
-import {
-    StepContext,
-    concludeCommand,
-    inspectCommand,
-    parseKeyValues,
-    readbackCommand,
-    rollbackCommand,
-} from "./commands";
 import { AppSettings } from "../config/config";
-import { SshError, SshTarget, withSsh } from "./ssh";
+import { LifecycleScript, lifecycleScript, parseKeyValues, scriptInvocation } from "./script";
+import { Exec, SshError, SshTarget, withSsh } from "./ssh";
 import { UpdateStatus } from "../stages/ledger";
+
+/**
+ * What the fleet does on one VPS outside the update step itself: read it (which also
+ * installs the lifecycle script the update step names), and finish an attempt (judge
+ * it, roll back when it failed, conclude it). The program calls readHost before a host's
+ * update; the version provider calls finishAttempt after it and readHost on refresh.
+ */
 
 /** What a VPS runs right now. */
 export interface HostReading {
     reachable: boolean;
-    /** Why the VPS could not be read; empty when reachable. */
+    /** Why the VPS could not be read, as a sentence; empty when reachable. */
     reason: string;
     head: string;
     serviceState: string;
@@ -32,89 +32,114 @@ export interface AttemptOutcome {
     lastUpdateAt: string;
 }
 
-const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").toString("utf8").trim() : "");
-const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/** One attempt on one VPS: what finishAttempt needs to know. */
+export interface AttemptRef {
+    app: AppSettings;
+    commit: string;
+    attemptId: string;
+    healthUrl: string;
+}
 
-/** Reads HEAD, the service state and the marker. Never throws: an unreachable VPS is a reading too. */
-export async function readHost(target: SshTarget, app: AppSettings): Promise<HostReading> {
-    try {
-        const r = await withSsh(target, (exec) => exec(readbackCommand(app)));
-        const kv = parseKeyValues(r.stdout);
-        return {
-            reachable: true,
-            reason: "",
-            head: kv.head ?? "",
-            serviceState: kv.active || "unknown",
-            lastGood: kv.lastgood ?? "",
-            marker: unb64(kv.marker),
-        };
-    } catch (err) {
-        return { reachable: false, reason: describe(err), head: "", serviceState: "unknown", lastGood: "", marker: "" };
+const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").toString("utf8").trim() : "");
+const isSha = (s: string) => /^[0-9a-f]{40}$/.test(s);
+
+/** An error as the sentence an operator reads (never "[object Object]"). */
+export function describeError(err: unknown): string {
+    if (err instanceof SshError) {
+        return err.message;
     }
+    if (err instanceof Error) {
+        return err.message;
+    }
+    if (err && typeof err === "object") {
+        const o = err as Record<string, unknown>;
+        return typeof o.message === "string" ? o.message : JSON.stringify(o);
+    }
+    return String(err);
+}
+
+async function run(exec: Exec, script: LifecycleScript, args: string[]) {
+    const { command, stdin } = scriptInvocation(script, args);
+    return exec(command, { stdin });
 }
 
 /**
- * Judges the attempt the remote.Command steps just ran and, when any step failed
- * or verify did not pass, rolls the VPS back to the commit prepare remembered:
- * checkout → install → restart → verify, once (a failed rollback is reported, never
- * retried recursively). The marker is removed on every path.
+ * Reads HEAD, the service state and the marker, installing the lifecycle script when it
+ * is missing. Never throws: an unreachable VPS is a reading too.
  */
-export async function finishAttempt(target: SshTarget, ctx: StepContext): Promise<AttemptOutcome> {
-    const now = () => new Date().toISOString();
+export async function readHost(target: SshTarget, app: AppSettings): Promise<HostReading> {
     try {
-        return await withSsh(target, async (exec) => {
-            const kv = parseKeyValues((await exec(inspectCommand(ctx))).stdout);
-            const previous = kv.previous || kv.lastgood || "";
-            const forwardError = unb64(kv.failed);
-            const succeeded = !forwardError && kv.head === ctx.target && (kv.noop === "1" || kv.verified === ctx.target);
-            let status: UpdateStatus;
-            let error = "";
-            if (kv.ran !== "1") {
-                status = "failed";
-                error = "the update steps did not run on this VPS";
-                await exec(concludeCommand(ctx, undefined));
-            } else if (succeeded) {
-                status = "success";
-                await exec(concludeCommand(ctx, ctx.target));
-            } else {
-                const why = forwardError || `verify did not pass (HEAD ${kv.head || "unknown"}, service ${kv.active || "unknown"})`;
-                if (!/^[0-9a-f]{40}$/.test(previous)) {
-                    status = "failed";
-                    error = `${why}; no previous commit is known, so the VPS was not rolled back`;
-                    await exec(concludeCommand(ctx, undefined));
-                } else {
-                    const rb = await exec(rollbackCommand(ctx, previous)).catch((e) => ({ code: -1, stdout: describe(e), stderr: "" }));
-                    if (rb.code === 0) {
-                        status = "rolled_back";
-                        error = `${why}; rolled back to ${previous}`;
-                        await exec(concludeCommand(ctx, previous));
-                    } else {
-                        status = "failed";
-                        const rbWhy = (rb.stdout + rb.stderr).trim().split("\n").slice(-3).join(" ");
-                        error = `${why}; ROLLBACK TO ${previous} ALSO FAILED: ${rbWhy}`;
-                        await exec(concludeCommand(ctx, undefined)).catch(() => undefined);
-                    }
-                }
-            }
-            const after = parseKeyValues((await exec(readbackCommand(ctx.app))).stdout);
-            return {
-                updateStatus: status,
-                currentVersion: after.head ?? "",
-                previousVersion: previous,
-                serviceState: after.active || "unknown",
-                error,
-                lastUpdateAt: now(),
-            };
-        });
+        return await withSsh(target, (exec) => readHostOver(exec, app));
     } catch (err) {
-        const kind = err instanceof SshError ? err.kind : "error";
-        return {
-            updateStatus: "failed",
-            currentVersion: "",
-            previousVersion: "",
-            serviceState: "unknown",
-            error: `${kind}: ${describe(err)}`,
-            lastUpdateAt: now(),
-        };
+        return { reachable: false, reason: describeError(err), head: "", serviceState: "unknown", lastGood: "", marker: "" };
     }
+}
+
+/** readHost over a connection that is already open; throws when the VPS cannot be read. */
+export async function readHostOver(exec: Exec, app: AppSettings): Promise<HostReading> {
+    const r = await run(exec, lifecycleScript(app), ["readback"]);
+    if (r.code !== 0) {
+        throw new Error(`reading the VPS failed (exit ${r.code}): ${(r.stdout + r.stderr).trim().split("\n").slice(-2).join(" ")}`);
+    }
+    const kv = parseKeyValues(r.stdout);
+    return { reachable: true, reason: "", head: kv.head ?? "", serviceState: kv.active || "unknown", lastGood: kv.lastgood ?? "", marker: unb64(kv.marker) };
+}
+
+interface Verdict {
+    status: UpdateStatus;
+    error: string;
+    previous: string;
+}
+
+/** Decides the attempt's outcome from what it left on the VPS, rolling back when it failed. */
+async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Promise<Verdict> {
+    const kv = parseKeyValues((await run(exec, script, ["inspect", ref.attemptId])).stdout);
+    const previous = kv.previous || kv.lastgood || "";
+    const conclude = (status: UpdateStatus, good: string, error: string) =>
+        run(exec, script, ["conclude", ref.attemptId, status, good || "-", Buffer.from(error).toString("base64")]).then(() => ({ status, error, previous }));
+    if (kv.outcome) {
+        // Concluded by an earlier run (say, one whose state a killed `pulumi up` never saved).
+        const moved = kv.outcome === "success" && kv.head !== ref.commit;
+        return moved
+            ? { status: "failed", previous, error: `attempt ${ref.attemptId} was concluded earlier, but the VPS now runs ${kv.head || "nothing"}; the next up retries it` }
+            : { status: kv.outcome as UpdateStatus, previous, error: unb64(kv.error) };
+    }
+    if (kv.ran !== "1") {
+        return conclude("failed", "", "the update step did not run on this VPS");
+    }
+    const forwardError = unb64(kv.failed);
+    if (!forwardError && kv.head === ref.commit && (kv.noop === "1" || kv.verified === ref.commit)) {
+        return conclude("success", ref.commit, "");
+    }
+    const why = forwardError || `verify did not pass (HEAD ${kv.head || "unknown"}, service ${kv.active || "unknown"})`;
+    if (!isSha(previous)) {
+        return conclude("failed", "", `${why}; no previous commit is known, so the VPS was not rolled back`);
+    }
+    const rb = await run(exec, script, ["rollback", previous, ref.healthUrl]).catch((e) => ({ code: -1, stdout: describeError(e), stderr: "" }));
+    if (rb.code === 0) {
+        return conclude("rolled_back", previous, `${why}; rolled back to ${previous}`);
+    }
+    const rbWhy = (rb.stdout + rb.stderr).trim().split("\n").slice(-3).join(" ");
+    return conclude("failed", "", `${why}; ROLLBACK TO ${previous} ALSO FAILED: ${rbWhy}`);
+}
+
+/**
+ * Judges the attempt the update step just ran and, when it failed or verify did not
+ * pass, rolls the VPS back to the commit prepare remembered, once (a failed rollback is
+ * reported, never retried). The marker is removed on every path. Never throws.
+ */
+export async function finishAttempt(target: SshTarget, ref: AttemptRef): Promise<AttemptOutcome> {
+    try {
+        return await withSsh(target, (exec) => finishAttemptOver(exec, ref));
+    } catch (err) {
+        return { updateStatus: "failed", currentVersion: "", previousVersion: "", serviceState: "unknown", error: describeError(err), lastUpdateAt: new Date().toISOString() };
+    }
+}
+
+/** finishAttempt over a connection that is already open; throws when the connection fails. */
+export async function finishAttemptOver(exec: Exec, ref: AttemptRef): Promise<AttemptOutcome> {
+    const script = lifecycleScript(ref.app);
+    const v = await judge(exec, script, ref);
+    const after = parseKeyValues((await run(exec, script, ["readback"])).stdout);
+    return { updateStatus: v.status, currentVersion: after.head ?? "", previousVersion: v.previous, serviceState: after.active || "unknown", error: v.error, lastUpdateAt: new Date().toISOString() };
 }

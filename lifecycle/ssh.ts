@@ -1,15 +1,19 @@
 import { Client, ConnectConfig } from "ssh2";
 
-/** How to reach one VPS. The private key stays in memory; it is never logged. */
-export interface SshTarget {
+/** Where one VPS's SSH server is and how it identifies itself: nothing secret. */
+export interface Endpoint {
     host: string;
     port: number;
     user: string;
-    privateKey: string;
     /** Pinned host key, authorized_keys form: a server presenting any other key is refused. */
     hostKey: string;
     /** Seconds to wait for the TCP connection and SSH handshake. */
     connectTimeout: number;
+}
+
+/** An endpoint and the key to log in with. The private key stays in memory; it is never logged. */
+export interface SshTarget extends Endpoint {
+    privateKey: string;
 }
 
 export interface ExecResult {
@@ -30,7 +34,14 @@ export class SshError extends Error {
     }
 }
 
-export type Exec = (command: string) => Promise<ExecResult>;
+export interface ExecOptions {
+    /** Written to the command's stdin, which is then closed. */
+    stdin?: string;
+    /** Called with each chunk of stdout as it arrives (progress for the operator). */
+    onStdout?: (chunk: string) => void;
+}
+
+export type Exec = (command: string, opts?: ExecOptions) => Promise<ExecResult>;
 
 /** Opens one SSH connection with the pinned host key, runs `fn`, and always closes it. */
 export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<T>): Promise<T> {
@@ -79,7 +90,7 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
     let closed = false;
     client.on("close", () => (closed = true));
     client.on("error", () => (closed = true));
-    const exec: Exec = (command) =>
+    const exec: Exec = (command, opts = {}) =>
         new Promise<ExecResult>((resolve, reject) => {
             if (closed) {
                 return reject(new SshError("dropped", `${where}: connection closed`));
@@ -91,7 +102,10 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
                 let stdout = "";
                 let stderr = "";
                 let code: number | undefined;
-                stream.on("data", (d: Buffer) => (stdout += d.toString()));
+                stream.on("data", (d: Buffer) => {
+                    stdout += d.toString();
+                    opts.onStdout?.(d.toString());
+                });
                 stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
                 stream.on("exit", (c: number | null) => (code = c ?? undefined));
                 stream.on("close", () => {
@@ -101,6 +115,7 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
                         resolve({ code, stdout, stderr });
                     }
                 });
+                stream.end(opts.stdin ?? "");
             });
         });
     try {

@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { FleetConfig } from "../config/config";
 import { FleetMember } from "../fleet/deploy";
 import { HetznerVps } from "../components/hetznerVps";
-import { SshKeyPair } from "../components/sshKeyPair";
+import { SshKeyPair } from "../providers/resources";
 
 /**
  * The stack's own VPSs on Hetzner Cloud: one generated login key (a secret)
@@ -46,6 +46,7 @@ export function provisionHetzner(cfg: FleetConfig): FleetMember[] {
             user: cfg.sshUser,
             hostKey: vps.hostKey,
             privateKey: fleetKey.privateKey,
+            keyName: "hetzner",
         };
     });
 }

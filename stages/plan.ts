@@ -2,7 +2,8 @@ import { cohortFor, rolloutOrder } from "./cohort";
 import { Ledger } from "./ledger";
 
 /**
- * update:    in the cohort; gets update resources keyed on (target, attempt).
+ * update:    in the cohort; its resources are keyed on (target, attempt). Only a
+ *            `fresh` one changes in this stage; the others are registered unchanged.
  * hold:      out of the cohort but already managed: its resources are registered
  *            unchanged (ignoreChanges), so preview shows nothing for it.
  * untracked: out of the cohort and never managed: no resources at all yet.
@@ -14,8 +15,6 @@ export interface HostPlan {
     mode: HostMode;
     /** The attempt the update resources are keyed on; a failed host is retried with attempt + 1. */
     attempt: number;
-    /** The host whose update must finish before this one starts (same concurrency lane). */
-    after?: string;
     /** Whether this stage runs the host's update (new target, new attempt, or first time managed). */
     fresh: boolean;
     /** The commit the host's resources are keyed on: the stage's target, or for a held host the one it holds. */
@@ -36,7 +35,6 @@ export interface StageInput {
     hostNames: readonly string[];
     target: string;
     percent: number;
-    maxParallel: number;
     ledger: Ledger;
     overrideHalt: boolean;
 }
@@ -81,8 +79,6 @@ export function planStage(input: StageInput): StagePlan {
     const cohort = cohortFor(input.percent, input.hostNames, input.target);
     const inCohort = new Set(cohort);
     const hosts: Record<string, HostPlan> = {};
-    const laneTail: (string | undefined)[] = new Array(Math.max(1, input.maxParallel)).fill(undefined);
-    let updating = 0;
     for (const name of order) {
         const rec = input.ledger.hosts[name];
         if (inCohort.has(name)) {
@@ -91,12 +87,7 @@ export function planStage(input: StageInput): StagePlan {
             // is never reused when a host goes back to a commit it ran before.
             const attempt = !sameTarget ? (rec?.attempt ?? 0) + 1 : rec.updateStatus === "success" ? Math.max(1, rec.attempt) : rec.attempt + 1;
             const fresh = !sameTarget || attempt !== rec.attempt;
-            // Only hosts that really update take a lane: the others are no-ops.
-            const lane = fresh ? updating++ % laneTail.length : -1;
-            hosts[name] = { name, mode: "update", attempt, after: fresh ? laneTail[lane] : undefined, fresh, target: input.target };
-            if (fresh) {
-                laneTail[lane] = name;
-            }
+            hosts[name] = { name, mode: "update", attempt, fresh, target: input.target };
         } else if (rec?.managed) {
             hosts[name] = { name, mode: "hold", attempt: rec.attempt, fresh: false, target: rec.targetVersion };
         } else {

@@ -4,12 +4,13 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import { spawn, spawnSync } from "child_process";
-import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { LabHost, LabStatus, readLabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
 import { TestStack, createTestStack, opsByHost } from "./stackHarness";
+import { endStackProcesses } from "../../lab/labProject";
 import { lab } from "./labFixture";
 
 const VERSION_TYPE = "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion";
@@ -30,10 +31,12 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         const res = await stack.up({ onEvent: (e) => events.push(e), onOutput: (o) => process.stdout.write(o) });
         return { res, events };
     };
+    /** Per host, the operations a preview lists; `all` has every operation it lists, whatever the resource. */
     const previewOps = async () => {
         const events: EngineEvent[] = [];
         await stack.preview({ onEvent: (e) => events.push(e) });
-        return opsByHost(events, names());
+        const all = events.map((e) => e.resourcePreEvent?.metadata).filter((m) => m && m.op !== "same" && m.op !== "read").map((m) => `${m!.op} ${m!.urn.split("::").pop()}`);
+        return Object.assign(opsByHost(events, names()), { all });
     };
     /** The five version fields per VPS, as recorded in the exported stack state. */
     const recordedState = async () => {
@@ -41,7 +44,7 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         const out: Record<string, any> = {};
         for (const r of d.deployment.resources ?? []) {
             if (r.type === VERSION_TYPE) {
-                out[r.outputs.hostName] = r.outputs;
+                out[r.outputs.spec.hostName] = r.outputs;
             }
         }
         return out;
@@ -93,8 +96,9 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
                 }
             }
             assert.deepStrictEqual([res.outputs.rollout.value.percent, res.outputs.rollout.value.halted], [percent, false]);
-            // 3. the same stage again: no host is touched (same main PID everywhere).
+            // 3. the same stage again: preview lists no operation at all, and no host is touched (same main PID everywhere).
             if (percent === 10) {
+                assert.deepStrictEqual((await previewOps()).all, [], "a preview of a stage already done must list nothing");
                 const again = await stage("v2", 10);
                 assert.deepStrictEqual(again.res.outputs.rollout.value.attempted, 0);
                 const after = await truths();
@@ -128,6 +132,41 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         await assertFleet("v3", cohortFor(10, names(), sha("v3")), v2);
     });
 
+    it("4a. the halt is recorded even when the verdict (and the stack outputs) arrive late: the next stage is still refused", async () => {
+        const canary = cohortFor(10, names(), sha("bad-install"));
+        (stack.workspace as LocalWorkspace).envVars.RACHEL_FLEET_TEST_VERDICT_DELAY_MS = "6000";
+        try {
+            await assert.rejects(stage("bad-install", 10), /ROLLOUT HALTED/);
+        } finally {
+            delete (stack.workspace as LocalWorkspace).envVars.RACHEL_FLEET_TEST_VERDICT_DELAY_MS;
+        }
+        assert.strictEqual((await stack.outputs()).rollout.value.halted, true, "the halt did not reach the stack outputs");
+        await assert.rejects(stage("bad-install", 50), /halted.*Refusing to advance to 50%.*no host was touched/s);
+        assert.strictEqual((await truths())[canary[0]].head, sha("v2"), "the canary was not rolled back");
+        await stage("v3", 10);
+    });
+
+    it("4b. a change to the provider's code takes effect on the next refresh of a held host (no code is frozen in state)", async () => {
+        const held = names().find((n) => !cohortFor(10, names(), sha("v3")).includes(n))!;
+        const file = `${t.dir}/providers/versionProvider.ts`;
+        const original = fs.readFileSync(file, "utf8");
+        const marked = original.replace("serviceState: r.serviceState,", 'serviceState: `${r.serviceState} (read by the changed provider)`,');
+        assert.notStrictEqual(marked, original, "the provider code to change was not found");
+        fs.writeFileSync(file, marked);
+        try {
+            await stack.refresh();
+        } finally {
+            fs.writeFileSync(file, original);
+        }
+        assert.strictEqual((await recordedState())[held].serviceState, "active (read by the changed provider)");
+        const d = (await stack.exportStack()).deployment;
+        for (const r of d.resources ?? []) {
+            const code = JSON.stringify(r.inputs?.__provider ?? "");
+            assert.ok(code.length <= 2048, `${r.urn} carries ${code.length} bytes of provider code`);
+        }
+        await stack.refresh();
+    });
+
     it("5-6. at 100%, one unreachable host of ten: up succeeds with a warning, the next up retries it; at most maxParallel update at once", async () => {
         const cohort = cohortFor(100, names(), sha("v3"));
         const down = cohortFor(10, names(), sha("v3")).includes(cohort[9]) ? cohort[8] : cohort[9];
@@ -140,7 +179,10 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         }
         const r = res.outputs.rollout.value;
         assert.deepStrictEqual([r.halted, r.failed, r.failedHosts], [false, 1, [down]]);
-        assert.ok(res.stdout.includes(`${down}: failed`), "the failed host is warned about");
+        const warning = res.stdout.split("\n").find((l) => l.includes(`${down}: failed: `)) ?? "";
+        assert.match(warning, /unreachable \(ECONNREFUSED\)/, `the failed host is warned about in a sentence: ${warning}`);
+        assert.match(res.outputs.fleet.value[down].error, /rachel@127\.0\.1\.\d+:22: unreachable \(ECONNREFUSED\)/);
+        assert.ok(!res.stdout.includes("[object Object]"), "an error reached the operator as [object Object]");
         // 6. concurrency, measured on the hosts from each attempt's start and finish stamps.
         const spans: [number, number][] = [];
         for (const h of status.hosts.filter((x) => x.name !== down)) {
@@ -152,7 +194,7 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         }
         const maxOverlap = Math.max(...spans.map(([a]) => spans.filter(([s, e]) => s <= a && a < e).length));
         assert.ok(spans.length >= 8, `only ${spans.length} attempts measured`);
-        assert.ok(maxOverlap <= 2, `${maxOverlap} hosts updated at once with maxParallel 2`);
+        assert.strictEqual(maxOverlap, 2, `${maxOverlap} hosts updated at once with maxParallel 2: at most, and when the fleet allows exactly, that many`);
         const retry = await stage("v3", 100, { maxParallel: 5 });
         assert.deepStrictEqual([retry.res.outputs.rollout.value.attempted, retry.res.outputs.rollout.value.failed], [1, 0]);
         await assertFleet("v3", names(), {});
@@ -196,6 +238,9 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         if (up.exitCode === null && up.signalCode === null) {
             await new Promise((r) => up.once("exit", r));
         }
+        // The language host, the program and the provider plugins are not in the killed
+        // process group: end them too, as an operator's `pkill` would.
+        endStackProcesses(t.home);
         const killedRunWroteState = (await storedState()) !== stateBefore;
         const cli = (...args: string[]) => spawnSync("pulumi", [...args, "--stack", "e2e"], { cwd: t.dir, env, encoding: "utf8" });
         const cancel = cli("cancel", "--yes");
@@ -208,6 +253,8 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         }
         assert.strictEqual(again.status, 0, again.stdout + again.stderr);
         await assertFleet(tag, names(), {});
+        const pending = (await stack.exportStack()).deployment.pending_operations ?? [];
+        assert.deepStrictEqual(pending, [], "the converged stack still lists pending operations");
         return killedRunWroteState;
     };
 

@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { LabStatus } from "../../lab/labStatus";
 import { REPO_ROOT } from "../../lab/paths";
-import { commandPluginReady, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../../lab/labProject";
+import { commandPluginReady, endStackProcesses, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../../lab/labProject";
 
 /** Makes the pinned engine available (building it if needed) and returns its bin dir. */
 export function engineBin(pulumiHome: string): string {
@@ -26,6 +26,8 @@ export interface TestStack {
     stepRunner: "command" | "ssh2";
     dir: string;
     env: Record<string, string>;
+    /** The stack's own PULUMI_HOME: every process its commands start inherits it. */
+    home: string;
     /** Writes the stack's plain config (merged into Pulumi.<stack>.yaml, keeping its encryption salt). */
     configure(values: Record<string, unknown>): void;
     destroy(): Promise<void>;
@@ -39,7 +41,8 @@ export interface TestStack {
 export async function createTestStack(name: string, lab: LabStatus, config: Record<string, unknown>): Promise<TestStack> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `rachel-fleet-e2e-${name}-`));
     const dir = path.join(root, "project");
-    linkProject(dir);
+    // providers/ is a copy, so a test can change the provider's code (see scenario 4b).
+    linkProject(dir, ["providers"]);
     const pulumiEnv = throwawayPulumiEnv(root, "rachel-fleet-e2e");
     const home = pulumiEnv.PULUMI_HOME;
     const bin = engineBin(home);
@@ -70,19 +73,10 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
         stepRunner,
         dir,
         env,
+        home,
         configure,
         async destroy() {
-            // A killed `pulumi up` (scenario 8) can orphan its plugin processes: end every
-            // process still running from this stack's directory before removing it.
-            for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-                try {
-                    if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(root)) {
-                        process.kill(Number(pid), "SIGKILL");
-                    }
-                } catch {
-                    // gone already, or not ours to read
-                }
-            }
+            endStackProcesses(home);
             fs.rmSync(root, { recursive: true, force: true });
         },
     };

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import { AppSettings, DEFAULTS } from "../../config/config";
-import { StepContext, attemptIdFor, healthUrlFor, updateSteps } from "../../lifecycle/commands";
 import { AttemptOutcome, HostReading, finishAttempt, readHost } from "../../lifecycle/hostOps";
+import { attemptIdFor, healthUrlFor, lifecycleScript, updateCommand } from "../../lifecycle/script";
 import { SshTarget, withSsh } from "../../lifecycle/ssh";
 import { LabHost, LabStatus } from "../../lab/labStatus";
 
@@ -30,30 +30,27 @@ export function targetFor(status: LabStatus, host: LabHost, app: AppSettings): S
 
 export interface DriveResult {
     probe: HostReading;
-    /** Each step's output, as the remote.Command would have recorded it. */
-    steps: { name: string; stdout: string }[];
+    /** The update step's output, as the step resource would have recorded it; undefined when it did not run. */
+    stepOutput?: string;
     outcome?: AttemptOutcome;
 }
 
 /**
- * One host's update exactly as the component runs it, without the engine: the
- * probe, then the remote.Command steps (the same strings, in order, one SSH session
- * each like the command provider), then the version provider's finishAttempt.
+ * One host's update exactly as the fleet runs it, without the engine: the program's
+ * reading (which installs the lifecycle script), the update step in its own SSH session
+ * like the step resource, then the version provider's finishAttempt.
  */
 export async function driveUpdate(target: SshTarget, app: AppSettings, commit: string, attempt: number): Promise<DriveResult> {
     const probe = await readHost(target, app);
     if (!probe.reachable) {
-        return { probe, steps: [] };
+        return { probe };
     }
-    const ctx: StepContext = { app, target: commit, attemptId: attemptIdFor(commit, attempt), healthUrl: healthUrlFor(app, target.host) };
-    const steps: DriveResult["steps"] = [];
-    for (const step of updateSteps(ctx)) {
-        const r = await withSsh(target, (exec) => exec(step.command));
-        if (r.code !== 0) {
-            throw new Error(`${step.name} exited ${r.code}: a step must record failures and exit 0\n${r.stdout}${r.stderr}`);
-        }
-        steps.push({ name: step.name, stdout: r.stdout });
+    const attemptId = attemptIdFor(commit, attempt);
+    const healthUrl = healthUrlFor(app, target.host);
+    const r = await withSsh(target, (exec) => exec(updateCommand(lifecycleScript(app), commit, attemptId, healthUrl)));
+    if (r.code !== 0) {
+        throw new Error(`the update step exited ${r.code}: it must record failures and exit 0\n${r.stdout}${r.stderr}`);
     }
-    const outcome = await finishAttempt(target, ctx);
-    return { probe, steps, outcome };
+    const outcome = await finishAttempt(target, { app, commit, attemptId, healthUrl });
+    return { probe, stepOutput: r.stdout, outcome };
 }

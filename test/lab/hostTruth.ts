@@ -1,4 +1,4 @@
-import { MARKER_FILE } from "../../lifecycle/commands";
+import { MARKER_FILE } from "../../lifecycle/script";
 import { getHealth } from "../../lab/hostLifecycle";
 import { LabHost } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";

@@ -90,7 +90,7 @@ describe("update and rollback on real lab hosts", function () {
             assert.strictEqual(r.probe.reachable, false);
             assert.match(r.probe.reason, /unreachable/);
             assert.ok(Date.now() - started < 3000 + 2000, "not within the connect timeout");
-            assert.deepStrictEqual(r.steps, [], "nothing may run on an unreachable host");
+            assert.strictEqual(r.stepOutput, undefined, "nothing may run on an unreachable host");
         } finally {
             lab("fault", "unreachable", "--host", h.name, "--off");
         }
@@ -105,7 +105,7 @@ describe("update and rollback on real lab hosts", function () {
             const r = await driveUpdate(targetFor(status, h, app), app, sha("v2"), 1);
             assert.strictEqual(r.probe.reachable, false);
             assert.match(r.probe.reason, /host key does not match/);
-            assert.deepStrictEqual(r.steps, []);
+            assert.strictEqual(r.stepOutput, undefined, "nothing may run on a host whose key does not match");
         } finally {
             lab("fault", "hostkey-changed", "--host", h.name, "--off");
         }
@@ -135,21 +135,41 @@ describe("update and rollback on real lab hosts", function () {
         const before = await hostTruth(h);
         const again = await driveUpdate(target, app, sha("v3"), 2);
         assert.strictEqual(again.outcome?.updateStatus, "success");
-        assert.ok(again.steps.slice(1).every((s) => /skipped, already on the target/.test(s.stdout)), JSON.stringify(again.steps));
+        assert.match(again.stepOutput ?? "", /nothing to do: already on/, "the second attempt must see the host is already there");
         const after = await hostTruth(h);
         assert.strictEqual(after.pid, before.pid, "the service was restarted");
         assert.deepStrictEqual([after.head, after.active, after.marker], [sha("v3"), "active", "no-marker"]);
     });
 
-    it("going back to a commit the host ran before really moves it, even under a reused attempt id", async () => {
+    it("going back to a commit the host ran before really moves it (attempts count up per host, as the program numbers them)", async () => {
         const h = host(2);
         const app = labApp(status);
         const target = targetFor(status, h, app);
-        for (const tag of ["v2", "v3", "v2"]) {
-            const r = await driveUpdate(target, app, sha(tag), 1);
+        for (const [i, tag] of ["v2", "v3", "v2"].entries()) {
+            const r = await driveUpdate(target, app, sha(tag), 10 + i);
             assert.strictEqual(r.outcome?.updateStatus, "success", `${tag}: ${JSON.stringify(r.outcome)}`);
             assert.strictEqual((await hostTruth(h)).head, sha(tag));
         }
+    });
+
+    it("a concluded attempt is never run again: a re-run changes nothing, and a reused attempt id on a moved host is a failure, not a silent success", async () => {
+        const h = host(3);
+        const app = labApp(status);
+        const target = targetFor(status, h, app);
+        const first = await driveUpdate(target, app, sha("v2"), 20);
+        assert.strictEqual(first.outcome?.updateStatus, "success", JSON.stringify(first.outcome));
+        const pid = (await hostTruth(h)).pid;
+        // The same attempt again (what a rotated SSH key makes the step resource do): nothing runs.
+        const again = await driveUpdate(target, app, sha("v2"), 20);
+        assert.match(again.stepOutput ?? "", /was concluded earlier \(success\): nothing to run/);
+        assert.strictEqual(again.outcome?.updateStatus, "success");
+        assert.strictEqual((await hostTruth(h)).pid, pid, "a concluded attempt restarted the service");
+        // The host moves on; the old attempt id comes back (a lost ledger): reported, not believed.
+        assert.strictEqual((await driveUpdate(target, app, sha("v3"), 21)).outcome?.updateStatus, "success");
+        const stale = await driveUpdate(target, app, sha("v2"), 20);
+        assert.strictEqual(stale.outcome?.updateStatus, "failed");
+        assert.match(stale.outcome!.error, /was concluded earlier, but the VPS now runs .*the next up retries it/);
+        assert.strictEqual((await hostTruth(h)).head, sha("v3"), "a reused attempt id moved the host");
     });
 
     it("reads back what a host really runs, so a VPS moved by hand shows as drift", async () => {

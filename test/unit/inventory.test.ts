@@ -17,11 +17,12 @@ const write = (name: string, text: string) => {
     return f;
 };
 /** host:port user of every HostProbe, i.e. the SSH target each VPS would be dialled at. */
+/** The SSH endpoint each version record was registered with. */
 async function probedTargets(registered: { type: string; inputs?: any }[]): Promise<string[]> {
-    const probes = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/rachel-fleet:HostProbe");
-    const targets = await Promise.all(probes.map(async (r) => {
-        const t = await valueOf(r.inputs.target);
-        return `${await valueOf(r.inputs.hostName)} ${t.user}@${t.host}:${t.port} ${t.hostKey}`;
+    const records = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion");
+    const targets = await Promise.all(records.map(async (r) => {
+        const { hostName, endpoint: t } = await valueOf(r.inputs.spec);
+        return `${hostName} ${t.user}@${t.host}:${t.port} ${t.hostKey}`;
     }));
     return targets.sort();
 }

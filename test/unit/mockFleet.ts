@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runInPulumiStack, registerStackTransformation } from "@pulumi/pulumi/runtime/stack";
+import { hostReader } from "../../fleet/deploy";
 
 /** One resource as the program registered it, with the options that decide its diff. */
 export interface Registered {
@@ -54,24 +55,20 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                 if (args.type === "pulumi:pulumi:StackReference") {
                     return { id: args.inputs.name, state: { ...args.inputs, outputs: fake.previousOutputs ?? {}, secretOutputNames: [] } };
                 }
-                if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:HostProbe") {
-                    const host = args.inputs.hostName;
-                    const reachable = !(fake.unreachable ?? []).includes(host);
-                    return { id: name, state: { ...args.inputs, reachable, reason: reachable ? "" : `${host}: unreachable (ECONNREFUSED)`, headBefore: SHA_B } };
-                }
                 if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion") {
-                    const host = args.inputs.hostName;
-                    const status = !args.inputs.reachable ? "failed" : (fake.rolledBack ?? []).includes(host) ? "rolled_back" : "success";
+                    const spec = args.inputs.spec;
+                    const host = spec.hostName;
+                    const status = !spec.reachable ? "failed" : (fake.rolledBack ?? []).includes(host) ? "rolled_back" : "success";
                     return {
                         id: name,
                         state: {
                             ...args.inputs,
-                            currentVersion: status === "success" ? args.inputs.targetCommit : SHA_B,
+                            currentVersion: status === "success" ? spec.commit : SHA_B,
                             previousVersion: SHA_B,
-                            targetVersion: args.inputs.targetCommit,
+                            targetVersion: spec.commit,
                             updateStatus: status,
                             lastUpdateAt: "2026-11-22T00:00:00.000Z",
-                            error: status === "success" ? "" : `${host} ${status}`,
+                            error: status === "success" ? "" : !spec.reachable ? spec.probeReason : `${host} ${status}`,
                             serviceState: "active",
                         },
                     };
@@ -96,6 +93,12 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
         fake.preview ?? false,
         "organization",
     );
+    // The program reads each changing VPS before updating it; here the fake fleet answers.
+    const nameAt = new Map<string, string>((JSON.parse(config.hosts ?? "[]") as { name: string; host: string }[]).map((h) => [h.host, h.name]));
+    hostReader.read = async (target) => {
+        const down = (fake.unreachable ?? []).includes(nameAt.get(target.host) ?? "");
+        return { reachable: !down, reason: down ? `rachel@${target.host}:22: unreachable (ECONNREFUSED)` : "", head: SHA_B, serviceState: "active", lastGood: SHA_B, marker: "" };
+    };
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(config)) {
         all[`${PROJECT}:${k}`] = v;

@@ -14,7 +14,7 @@ const halted: RolloutSummary = {
     release: A, percent: 10, cohortSize: 2, attempted: 2, succeeded: 1, rolledBack: 1, failed: 1,
     failedHosts: ["vps-3"], failureRate: 0.5, threshold: 0.3, halted: true,
 };
-const base = { hostNames: names, target: A, maxParallel: 5, overrideHalt: false };
+const base = { hostNames: names, target: A, overrideHalt: false };
 
 describe("stage plan", () => {
     it("updates exactly the cohort and leaves never-managed hosts untracked", () => {
@@ -46,17 +46,6 @@ describe("stage plan", () => {
         const p = planStage({ ...base, target: B, percent: 100, ledger: { hosts: { "vps-0": rec({ targetVersion: A, attempt: 4 }) } } });
         assert.strictEqual(p.hosts["vps-0"].attempt, 5);
         assert.strictEqual(p.hosts["vps-1"].attempt, 1);
-    });
-
-    it("puts at most maxParallel updating hosts in flight: lanes chain the rest", () => {
-        const p = planStage({ ...base, percent: 100, maxParallel: 3, ledger: emptyLedger });
-        const heads = Object.values(p.hosts).filter((h) => h.fresh && !h.after);
-        assert.strictEqual(heads.length, 3);
-        for (const h of Object.values(p.hosts)) {
-            if (h.after) {
-                assert.ok(p.order.indexOf(h.after) < p.order.indexOf(h.name), "a lane runs in rollout order");
-            }
-        }
     });
 
     it("refuses to advance a halted release, naming hosts, rate and how to go on", () => {

@@ -1,0 +1,106 @@
+/** One VPS of the static inventory (`rachel-fleet:hosts`). */
+export interface HostSpec {
+    /** Stable name: resource names derive from it, never from list position. */
+    name: string;
+    host: string;
+    port: number;
+    user: string;
+    /** The pinned host public key, authorized_keys format ("ssh-ed25519 AAAA..."). */
+    hostKey: string;
+    /** Per-host private key (a config secret); the fleet key is used when absent. */
+    privateKey?: string;
+}
+
+/** How the app is laid out and run on every VPS. */
+export interface AppSettings {
+    repoUrl: string;
+    appDir: string;
+    service: string;
+    installCommand: string;
+    /** Health URL, `{host}` replaced by the VPS's address; empty disables the health check. */
+    healthUrl: string;
+    settleSeconds: number;
+    connectTimeout: number;
+    fetchTimeout: number;
+    installTimeout: number;
+    restartTimeout: number;
+}
+
+export interface HetznerServerSpec {
+    name: string;
+    serverType: string;
+    location: string;
+    image: string;
+}
+
+export interface HetznerSettings {
+    servers: HetznerServerSpec[];
+    /** The app's TCP port opened in the firewall. */
+    appPort: number;
+    /** Source CIDRs allowed to reach SSH. */
+    sshSourceIps: string[];
+}
+
+/**
+ * command: each step is a @pulumi/command remote.Command (the default).
+ * ssh2:    each step is a RemoteStep run by the fleet's own dynamic provider, for
+ *          engines without the command provider plugin. Same command strings.
+ */
+export type StepRunner = "command" | "ssh2";
+
+export interface FleetConfig {
+    targetCommit: string;
+    stepRunner: StepRunner;
+    rolloutPercent: number;
+    failureThreshold: number;
+    maxParallel: number;
+    overrideHalt: boolean;
+    sshUser: string;
+    app: AppSettings;
+    hosts: HostSpec[];
+    /** The fleet's SSH private key (a config secret), used for hosts without their own. */
+    sshPrivateKey?: string;
+    hetzner?: HetznerSettings;
+}
+
+/** Every key the program reads, with the default the schema in Pulumi.yaml documents. */
+export const DEFAULTS = {
+    failureThreshold: 0.3,
+    maxParallel: 5,
+    overrideHalt: false,
+    sshUser: "rachel",
+    repoUrl: "",
+    appDir: "/home/rachel/rachel",
+    service: "rachel8",
+    installCommand: "bun install",
+    healthUrl: "",
+    settleSeconds: 5,
+    connectTimeout: 30,
+    fetchTimeout: 60,
+    installTimeout: 120,
+    restartTimeout: 30,
+    stepRunner: "command",
+    inventoryFile: "",
+};
+
+export const KNOWN_KEYS = [
+    "targetCommit",
+    "rolloutPercent",
+    "overrideHalt",
+    "hosts",
+    "sshPrivateKey",
+    "hetzner",
+    ...Object.keys(DEFAULTS).filter((k) => k !== "overrideHalt"),
+];
+
+/** Raw config as the engine hands it over: key (without namespace) → string. */
+export type RawConfig = Record<string, string>;
+
+export interface ParseContext {
+    /** Config namespace, the project name. */
+    ns: string;
+    /** Reads the inventoryFile (the caller resolves the path and owns the I/O); throws ConfigError if it cannot. */
+    readInventory?: (file: string) => string;
+    /** Keys (without namespace) whose value is a config secret. */
+    secretKeys: ReadonlySet<string>;
+}

@@ -1,0 +1,37 @@
+import { Endpoint } from "../lifecycle/ssh";
+import { HostRecord } from "../stages/ledger";
+
+/**
+ * The inputs of the fleet's dynamic resources. Each is one object, `spec`, stored as is
+ * in inputs and outputs: `read` hands it back unchanged, any change of it is an update
+ * (no provider diff, no list of field names to keep in step with these interfaces), and
+ * a held host ignores exactly `spec`.
+ */
+
+/** One VPS's update step, as the fleet's own step resource runs it (stepRunner ssh2). */
+export interface StepSpec {
+    hostName: string;
+    endpoint: Endpoint;
+    /** The update command (lifecycle/script.ts); absent when the VPS could not be reached, so nothing dials it. */
+    command?: string;
+}
+
+/** One VPS's attempt, as the version record judges it and reads it back. */
+export interface VersionSpec {
+    hostName: string;
+    endpoint: Endpoint;
+    commit: string;
+    attempt: number;
+    healthUrl: string;
+    /** From the program's reading just before the update: false when nothing ran on the VPS. */
+    reachable: boolean;
+    /** Why the VPS could not be reached, as a sentence. */
+    probeReason: string;
+}
+
+/** The version record's outputs: its spec and the VPS's version fields. */
+export type VersionState = { spec: VersionSpec; serviceState: string } & Omit<HostRecord, "attempt" | "managed">;
+
+/** Pulumi type tokens of the resources a status line can be about. */
+export const VPS_TYPE = "rachel-fleet:fleet:Vps";
+export const STEP_TYPE = "pulumi-nodejs:dynamic/rachel-fleet:RemoteStep";
