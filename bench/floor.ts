@@ -3,8 +3,8 @@ import { finishAttemptOver, readHostOver } from "../lifecycle/hostOps";
 import { attemptIdFor, healthUrlFor, lifecycleScript, updateCommand } from "../lifecycle/script";
 import { SshTarget, withSsh } from "../lifecycle/ssh";
 
-/** Seconds spent in each phase of one host's update. */
-export type PhaseTimes = Record<"connect" | "read" | "update" | "finish", number>;
+/** Seconds spent in each phase of one host's update, and in each step on the host. */
+export type PhaseTimes = Record<"connect" | "read" | "update" | "finish", number> & { steps: Record<string, number> };
 
 /**
  * The floor: one host's update as the fleet does it (the reading that installs the
@@ -14,9 +14,9 @@ export type PhaseTimes = Record<"connect" | "read" | "update" | "finish", number
 export async function floorUpdate(target: SshTarget, app: AppSettings, commit: string, attempt: number): Promise<PhaseTimes> {
     const attemptId = attemptIdFor(commit, attempt);
     const healthUrl = healthUrlFor(app, target.host);
-    const t: Partial<PhaseTimes> = {};
+    const t: Partial<PhaseTimes> = { steps: {} };
     let mark = process.hrtime.bigint();
-    const lap = (phase: keyof PhaseTimes) => {
+    const lap = (phase: Exclude<keyof PhaseTimes, "steps">) => {
         const now = process.hrtime.bigint();
         t[phase] = Number(now - mark) / 1e9;
         mark = now;
@@ -29,6 +29,7 @@ export async function floorUpdate(target: SshTarget, app: AppSettings, commit: s
         lap("update");
         const outcome = await finishAttemptOver(exec, { app, commit, attemptId, healthUrl });
         lap("finish");
+        t.steps = outcome.stepSeconds ?? {};
         if (outcome.updateStatus !== "success") {
             throw new Error(`${target.host}: the floor's update ended ${outcome.updateStatus}: ${outcome.error}`);
         }

@@ -65,7 +65,7 @@ export class FleetVps extends pulumi.ComponentResource {
                 { parent: this, provider: args.sshProvider, ...hold });
         const spec = pulumi.all([endpoint, args.healthUrl]).apply(([e, h]): VersionSpec => ({
             hostName: name, endpoint: e, commit: args.commit, attempt: args.attempt, healthUrl: h,
-            reachable, probeReason: args.reading?.reason ?? "",
+            reachable, unreachableReason: args.reading?.reason ?? "",
         }));
         const version = new VpsVersion(`${name}-version`, spec, { parent: this, provider: args.sshProvider, dependsOn: [step], ...hold });
         this.record = pulumi

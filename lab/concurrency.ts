@@ -1,2 +1,2 @@
-// The lab boots and probes its hosts through the same pool the program updates them with.
+// The lab boots and checks its hosts through the same pool the program updates them with.
 export { mapLimit } from "../fleet/pool";

@@ -30,6 +30,8 @@ export interface AttemptOutcome {
     serviceState: string;
     error: string;
     lastUpdateAt: string;
+    /** Seconds each step took on the VPS (for the bench; not kept in state). */
+    stepSeconds?: Record<string, number>;
 }
 
 /** One attempt on one VPS: what finishAttempt needs to know. */
@@ -89,20 +91,22 @@ interface Verdict {
     status: UpdateStatus;
     error: string;
     previous: string;
+    stepSeconds: Record<string, number>;
 }
 
 /** Decides the attempt's outcome from what it left on the VPS, rolling back when it failed. */
 async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Promise<Verdict> {
     const kv = parseKeyValues((await run(exec, script, ["inspect", ref.attemptId])).stdout);
     const previous = kv.previous || kv.lastgood || "";
+    const stepSeconds = Object.fromEntries(Object.entries(kv).filter(([k]) => k.startsWith("time-")).map(([k, v]) => [k.slice(5), Number(v)]));
     const conclude = (status: UpdateStatus, good: string, error: string) =>
-        run(exec, script, ["conclude", ref.attemptId, status, good || "-", Buffer.from(error).toString("base64")]).then(() => ({ status, error, previous }));
+        run(exec, script, ["conclude", ref.attemptId, status, good || "-", Buffer.from(error).toString("base64")]).then(() => ({ status, error, previous, stepSeconds }));
     if (kv.outcome) {
         // Concluded by an earlier run (say, one whose state a killed `pulumi up` never saved).
         const moved = kv.outcome === "success" && kv.head !== ref.commit;
         return moved
-            ? { status: "failed", previous, error: `attempt ${ref.attemptId} was concluded earlier, but the VPS now runs ${kv.head || "nothing"}; the next up retries it` }
-            : { status: kv.outcome as UpdateStatus, previous, error: unb64(kv.error) };
+            ? { status: "failed", previous, stepSeconds, error: `attempt ${ref.attemptId} was concluded earlier, but the VPS now runs ${kv.head || "nothing"}; the next up retries it` }
+            : { status: kv.outcome as UpdateStatus, previous, stepSeconds, error: unb64(kv.error) };
     }
     if (kv.ran !== "1") {
         return conclude("failed", "", "the update step did not run on this VPS");
@@ -141,5 +145,8 @@ export async function finishAttemptOver(exec: Exec, ref: AttemptRef): Promise<At
     const script = lifecycleScript(ref.app);
     const v = await judge(exec, script, ref);
     const after = parseKeyValues((await run(exec, script, ["readback"])).stdout);
-    return { updateStatus: v.status, currentVersion: after.head ?? "", previousVersion: v.previous, serviceState: after.active || "unknown", error: v.error, lastUpdateAt: new Date().toISOString() };
+    return {
+        updateStatus: v.status, currentVersion: after.head ?? "", previousVersion: v.previous, serviceState: after.active || "unknown",
+        error: v.error, lastUpdateAt: new Date().toISOString(), stepSeconds: v.stepSeconds,
+    };
 }

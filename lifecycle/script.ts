@@ -80,9 +80,11 @@ const runStep = `run_step() {
   [ -e "$A/noop" ] && return 0
   [ -e "$A/done-$name" ] && { echo "$name: already done in this attempt"; return 0; }
   echo "$name ..."
+  t0=$(date +%s.%N)
   # fd 9 (the attempt lock) is closed for the body, so a service it starts cannot inherit it.
   out=$( ( "step_$name" ) 9>&- 2>&1 ); rc=$?
   printf '%s\\n' "$out" > "$A/log-$name"
+  echo "$t0 $(date +%s.%N)" > "$A/time-$name"
   last=$(printf '%s' "$out" | tail -n 6 | tr '\\n' ' ')
   if [ $rc -ne 0 ]; then
     printf '%s failed (exit %s): %s\\n' "$name" "$rc" "$last" > "$A/failed"
@@ -121,6 +123,7 @@ const inspect = `cmd_inspect() {
   echo "lastgood=$(cat "$S/last-good" 2>/dev/null)"
   echo "outcome=$(cat "$A/outcome" 2>/dev/null)"
   echo "error=$(base64 -w0 "$A/error" 2>/dev/null)"
+  for f in "$A"/time-*; do [ -e "$f" ] && echo "$(basename "$f")=$(awk '{printf "%.3f", $2 - $1}' "$f")"; done
 }`;
 
 const rollback = `cmd_rollback() {

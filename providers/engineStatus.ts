@@ -5,6 +5,8 @@
  * is started with the engine's address as its first argument.
  */
 let client: { log(req: unknown, cb: () => void): void } | undefined;
+/** Lines are sent one after another: concurrent calls would reach the display out of order. */
+let queue: Promise<void> = Promise.resolve();
 
 export function sendStatus(urn: string, message: string): void {
     const addr = process.argv[2];
@@ -27,7 +29,7 @@ export function sendStatus(urn: string, message: string): void {
         req.setMessage(message.trim());
         req.setUrn(urn);
         req.setEphemeral(true);
-        client!.log(req, () => undefined);
+        queue = queue.then(() => new Promise<void>((done) => client!.log(req, () => done())));
     } catch {
         // Progress is a courtesy: never let it fail a step.
     }

@@ -13,7 +13,7 @@ export type DynamicKind = "VpsVersion" | "RemoteStep" | "SshKeyPair";
  * resource (9-50 KiB apiece), and a held host would keep running that old copy.
  */
 export function providerShim(kind: DynamicKind): string {
-    return `exports.handler = () => require(require("path").join(process.env.RACHEL_FLEET_ROOT || process.cwd(), "providers", "load.js"))(${JSON.stringify(kind)});`;
+    return `exports.handler = () => require(require("path").resolve(process.env.RACHEL_FLEET_ROOT || "", "providers/load.js"))(${JSON.stringify(kind)});`;
 }
 
 /** A dynamic resource whose provider is loaded at run time (see providerShim). */

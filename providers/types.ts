@@ -26,7 +26,7 @@ export interface VersionSpec {
     /** From the program's reading just before the update: false when nothing ran on the VPS. */
     reachable: boolean;
     /** Why the VPS could not be reached, as a sentence. */
-    probeReason: string;
+    unreachableReason: string;
 }
 
 /** The version record's outputs: its spec and the VPS's version fields. */

@@ -22,7 +22,7 @@ async function finish(spec: VersionSpec, olds?: VersionState): Promise<VersionSt
             previousVersion: olds?.previousVersion ?? "",
             updateStatus: "failed",
             lastUpdateAt: new Date().toISOString(),
-            error: spec.probeReason || "the VPS could not be reached",
+            error: spec.unreachableReason || "the VPS could not be reached",
             serviceState: "unknown",
         };
     }
@@ -33,7 +33,8 @@ async function finish(spec: VersionSpec, olds?: VersionState): Promise<VersionSt
     } catch (e) {
         outcome = { updateStatus: "failed", currentVersion: "", previousVersion: "", serviceState: "unknown", error: (e as Error).message, lastUpdateAt: new Date().toISOString() };
     }
-    return { ...base, ...outcome };
+    const { stepSeconds: _timings, ...recorded } = outcome;
+    return { ...base, ...recorded };
 }
 
 async function refreshed(props: VersionState): Promise<VersionState> {

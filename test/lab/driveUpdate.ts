@@ -29,7 +29,7 @@ export function targetFor(status: LabStatus, host: LabHost, app: AppSettings): S
 }
 
 export interface DriveResult {
-    probe: HostReading;
+    reading: HostReading;
     /** The update step's output, as the step resource would have recorded it; undefined when it did not run. */
     stepOutput?: string;
     outcome?: AttemptOutcome;
@@ -41,9 +41,9 @@ export interface DriveResult {
  * like the step resource, then the version provider's finishAttempt.
  */
 export async function driveUpdate(target: SshTarget, app: AppSettings, commit: string, attempt: number): Promise<DriveResult> {
-    const probe = await readHost(target, app);
-    if (!probe.reachable) {
-        return { probe };
+    const reading = await readHost(target, app);
+    if (!reading.reachable) {
+        return { reading };
     }
     const attemptId = attemptIdFor(commit, attempt);
     const healthUrl = healthUrlFor(app, target.host);
@@ -52,5 +52,5 @@ export async function driveUpdate(target: SshTarget, app: AppSettings, commit: s
         throw new Error(`the update step exited ${r.code}: it must record failures and exit 0\n${r.stdout}${r.stderr}`);
     }
     const outcome = await finishAttempt(target, { app, commit, attemptId, healthUrl });
-    return { probe, stepOutput: r.stdout, outcome };
+    return { reading, stepOutput: r.stdout, outcome };
 }

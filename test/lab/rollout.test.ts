@@ -87,8 +87,8 @@ describe("update and rollback on real lab hosts", function () {
             const app = labApp(status, { connectTimeout: 3 });
             const started = Date.now();
             const r = await driveUpdate(targetFor(status, h, app), app, sha("v2"), 1);
-            assert.strictEqual(r.probe.reachable, false);
-            assert.match(r.probe.reason, /unreachable/);
+            assert.strictEqual(r.reading.reachable, false);
+            assert.match(r.reading.reason, /unreachable/);
             assert.ok(Date.now() - started < 3000 + 2000, "not within the connect timeout");
             assert.strictEqual(r.stepOutput, undefined, "nothing may run on an unreachable host");
         } finally {
@@ -103,8 +103,8 @@ describe("update and rollback on real lab hosts", function () {
         try {
             const app = labApp(status);
             const r = await driveUpdate(targetFor(status, h, app), app, sha("v2"), 1);
-            assert.strictEqual(r.probe.reachable, false);
-            assert.match(r.probe.reason, /host key does not match/);
+            assert.strictEqual(r.reading.reachable, false);
+            assert.match(r.reading.reason, /host key does not match/);
             assert.strictEqual(r.stepOutput, undefined, "nothing may run on a host whose key does not match");
         } finally {
             lab("fault", "hostkey-changed", "--host", h.name, "--off");

@@ -16,7 +16,7 @@ const write = (name: string, text: string) => {
     fs.writeFileSync(f, text);
     return f;
 };
-/** host:port user of every HostProbe, i.e. the SSH target each VPS would be dialled at. */
+
 /** The SSH endpoint each version record was registered with. */
 async function probedTargets(registered: { type: string; inputs?: any }[]): Promise<string[]> {
     const records = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion");

@@ -68,7 +68,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                             targetVersion: spec.commit,
                             updateStatus: status,
                             lastUpdateAt: "2026-11-22T00:00:00.000Z",
-                            error: status === "success" ? "" : !spec.reachable ? spec.probeReason : `${host} ${status}`,
+                            error: status === "success" ? "" : !spec.reachable ? spec.unreachableReason : `${host} ${status}`,
                             serviceState: "active",
                         },
                     };

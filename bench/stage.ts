@@ -1,0 +1,133 @@
+// A real stage against real lab hosts, beside the floor: the same lifecycle over one plain
+// SSH connection per host, the same pool of maxParallel, no Pulumi.
+import * as fs from "fs";
+import { AppSettings, DEFAULTS } from "../config/config";
+import { mapLimit } from "../fleet/pool";
+import { labStackConfig } from "../lab/labProject";
+import { LabStatus } from "../lab/labStatus";
+import { hostPaths } from "../lab/paths";
+import { runOnHost } from "../lab/sshExec";
+import { floorUpdate } from "./floor";
+import { BenchStack, newStack, stateFigures } from "./stacks";
+
+export const SETTLE = 3;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+/** SSH logins each host's sshd has accepted so far. */
+function logins(status: LabStatus): number[] {
+    return status.hosts.map((h) => {
+        const file = hostPaths(status.labDir, h.name).sshdLog;
+        return fs.existsSync(file) ? (fs.readFileSync(file, "utf8").match(/Accepted publickey/g) ?? []).length : 0;
+    });
+}
+
+/** The most hosts whose newest attempt ran at the same moment, from the hosts' own start/finish stamps. */
+async function observedPeak(status: LabStatus): Promise<number> {
+    const spans = await mapLimit(status.hosts, 10, async (h) => {
+        const r = await runOnHost(h, `d=$(ls -1dt ~/.rachel-fleet/attempts/* | head -1); cat "$d/started" "$d/finished"`);
+        return r.stdout.trim().split("\n").map(Number);
+    });
+    const ok = spans.filter(([a, b]) => a > 0 && b > a);
+    return Math.max(0, ...ok.map(([a]) => ok.filter(([s, e]) => s <= a && a < e).length));
+}
+
+interface StageContext {
+    n: number;
+    status: LabStatus;
+    key: string;
+    app: AppSettings;
+    s: BenchStack;
+    tags: { current: string; lastPulumi: string };
+    attempt: number;
+}
+
+async function floorRun(c: StageContext, maxParallel: number) {
+    // Every run moves every host to another good release, so each does the same work.
+    const tag = (c.tags.current = ["v2", "v3", "v1"].find((t) => t !== c.tags.current)!);
+    const commit = (c.status.releases as Record<string, string>)[tag];
+    const started = process.hrtime.bigint();
+    const phases = await mapLimit(c.status.hosts, maxParallel, (h) =>
+        floorUpdate({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: c.key, connectTimeout: 5 }, c.app, commit, c.attempt++));
+    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, phases };
+}
+
+async function pulumiRun(c: StageContext, maxParallel: number) {
+    // The stack only knows what its own runs did, so a pulumi run also avoids the release of
+    // its previous run (the ledger would call that a no-op).
+    const tag = (c.tags.current = c.tags.lastPulumi = ["v3", "v2", "v1"].find((t) => t !== c.tags.current && t !== c.tags.lastPulumi)!);
+    c.s.configure({ targetCommit: (c.status.releases as Record<string, string>)[tag], rolloutPercent: 100, maxParallel });
+    const before = logins(c.status);
+    const up = await c.s.up(maxParallel);
+    if (up.code !== 0) {
+        throw new Error(`pulumi up (N=${c.n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
+    }
+    const rollout = JSON.parse(c.s.cli("stack", "output", "rollout", "--json").stdout);
+    if (rollout.attempted !== c.n || rollout.succeeded !== c.n) {
+        throw new Error(`pulumi up (N=${c.n}) updated ${rollout.succeeded}/${rollout.attempted} of ${c.n} hosts; not a full stage`);
+    }
+    const after = logins(c.status);
+    return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])) };
+}
+
+/** The stage at maxParallel 5 against the floor, and (for the largest size) every parallelism. */
+export async function stageCost(n: number, status: LabStatus, results: any, opts: { reps: number; parallel: number[]; largest: boolean }) {
+    const app: AppSettings = { ...DEFAULTS, repoUrl: status.repoUrl, healthUrl: status.healthUrlTemplate, settleSeconds: SETTLE, connectTimeout: 5 };
+    const s = newStack(`stage${n}`);
+    const c: StageContext = { n, status, key: fs.readFileSync(status.privateKeyPath, "utf8"), app, s, tags: { current: "v1", lastPulumi: "" }, attempt: 100 };
+    s.configure({ ...labStackConfig(status), stepRunner: s.runner, settleSeconds: SETTLE, connectTimeout: 5 });
+    s.setSecret("sshPrivateKey", c.key);
+    try {
+        for (let r = 0; r < opts.reps; r++) {
+            const floor = await floorRun(c, 5);
+            const up = await pulumiRun(c, 5);
+            const phases = ["connect", "read", "update", "finish"] as const;
+            const perHost = Object.fromEntries(phases.map((k) => [k, mean(floor.phases.map((p) => p[k]))])) as Record<(typeof phases)[number], number>;
+            const perStep = Object.fromEntries(Object.keys(floor.phases[0].steps).map((k) => [k, mean(floor.phases.map((p) => p.steps[k] ?? 0))]));
+            const state = stateFigures(s.exportState().text, n);
+            results.stage.push({
+                hosts: n, rep: r, maxParallel: 5, runner: s.runner, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds,
+                pulumiPeakRssMb: up.peakRssMb, loginsPerHost: up.loginsPerHost, ...state,
+                perHostSeconds: { ...perHost, engineOverhead: (up.seconds - floor.seconds) / Math.ceil(n / 5) }, perStepSeconds: perStep,
+            });
+            results.verify.push({ hosts: n, rep: r, settleSeconds: SETTLE, restartToVerifiedSeconds: perStep.verify, ratio: perStep.verify / SETTLE });
+            log(`stage N=${n} rep ${r}: floor ${floor.seconds.toFixed(1)}s, pulumi up ${up.seconds.toFixed(1)}s, ratio ${(up.seconds / floor.seconds).toFixed(2)}, ` +
+                `${(state.bytesPerHost / 1024).toFixed(1)} KiB state per host, ${up.loginsPerHost.toFixed(1)} SSH logins per host`);
+        }
+        if (opts.largest) {
+            for (const p of opts.parallel) {
+                const floor = await floorRun(c, p);
+                const up = await pulumiRun(c, p);
+                const peak = await observedPeak(status);
+                results.parallel.push({ hosts: n, maxParallel: p, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds, observedPeak: peak });
+                log(`parallel ${p} on ${n}: floor ${floor.seconds.toFixed(1)}s, pulumi ${up.seconds.toFixed(1)}s (${(up.seconds / floor.seconds).toFixed(2)}×), ${peak} hosts updating at once`);
+            }
+        }
+    } finally {
+        s.remove();
+    }
+}
+
+/**
+ * The state one host costs with the other step runner (when the engine can run it): a
+ * one-stage stack of the same hosts.
+ */
+export async function otherRunnerState(status: LabStatus, results: any) {
+    const s = newStack("runner");
+    const other = s.runner === "command" ? "ssh2" : undefined;
+    try {
+        if (!other) {
+            results.runnerState.push({ runner: "command", skipped: "the command provider plugin v1.2.1 is not installed" });
+            return;
+        }
+        s.configure({ ...labStackConfig(status), stepRunner: other, settleSeconds: SETTLE, connectTimeout: 5, targetCommit: status.releases.v2, rolloutPercent: 100 });
+        s.setSecret("sshPrivateKey", fs.readFileSync(status.privateKeyPath, "utf8"));
+        const up = await s.up();
+        if (up.code !== 0) {
+            throw new Error(`pulumi up with stepRunner ${other} failed:\n${up.output.slice(-3000)}`);
+        }
+        results.runnerState.push({ runner: other, hosts: status.hosts.length, ...stateFigures(s.exportState().text, status.hosts.length) });
+    } finally {
+        s.remove();
+    }
+}
