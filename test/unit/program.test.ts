@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
 import { SHA_A, SHA_B, labConfig, runProgram, valueOf } from "./mockFleet";
 import { cohortFor } from "../../stages/cohort";
 
@@ -167,6 +168,23 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         assert.match(create, new RegExp(` update ${SHA_A} ${SHA_A.slice(0, 12)}-1 `));
         assert.ok(create.length < 300, `the command kept in state is ${create.length} bytes`);
         assert.deepStrictEqual([steps[0].inputs.triggers, steps[0].inputs.update], [undefined, undefined]);
+    });
+
+    it("says so when the engine runs fewer operations at once than maxParallel wants", async () => {
+        const warnings: string[] = [];
+        const warn = pulumi.log.warn;
+        (pulumi.log as any).warn = (msg: string) => warnings.push(msg);
+        process.env.PULUMI_NODEJS_PARALLEL = "3";
+        try {
+            await runProgram(labConfig(20, { rolloutPercent: "100", maxParallel: "10" }));
+            await runProgram(labConfig(20, { rolloutPercent: "100", maxParallel: "3" }));
+        } finally {
+            (pulumi.log as any).warn = warn;
+            delete process.env.PULUMI_NODEJS_PARALLEL;
+        }
+        const about = warnings.filter((w) => w.includes("resource operations at once"));
+        assert.strictEqual(about.length, 1, `expected one warning, for maxParallel 10 only: ${JSON.stringify(about)}`);
+        assert.match(about[0], /maxParallel is 10, but this pulumi up runs at most 3 .* Run pulumi up --parallel 10/);
     });
 
     it("registers each host's update step, then its version record, which depends on it", async () => {
