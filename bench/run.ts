@@ -70,7 +70,7 @@ function summaryRows(results: any): string[] {
     const sc = results.scale;
     const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
     return [
-        ...results.stage.map((x: any) => `stage    ${x.hosts} hosts (${x.runner}): pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; state ${kib(x.bytesPerHost)} per host, provider code ≤ ${x.maxProviderCodeBytes} B, ${x.loginsPerHost.toFixed(1)} SSH logins per host`),
+        ...results.stage.map((x: any) => `stage    ${x.hosts} hosts (${x.runner}): pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; state ${kib(x.bytesPerHost)} per host (${kib(x.exportBytesPerHost)} as exported), provider code ≤ ${x.maxProviderCodeBytes} B, ${x.loginsPerHost.toFixed(1)} SSH logins per host`),
         ...results.verify.map((x: any) => `verify   ${x.hosts} hosts: restart→verified ${x.restartToVerifiedSeconds.toFixed(2)}s / settle ${x.settleSeconds}s = ${x.ratio.toFixed(2)}×`),
         ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; ${x.observedPeak} hosts updating at once`),
         ...results.runnerState.map((x: any) => (x.skipped ? `runner   ${x.runner}: not measured (${x.skipped})` : `runner   ${x.runner}: state ${kib(x.bytesPerHost)} per host (${x.hosts} hosts), provider code ≤ ${x.maxProviderCodeBytes} B`)),
@@ -86,7 +86,7 @@ async function main() {
         try {
             const status = readLabStatus();
             await stageCost(n, status, results, { reps, parallel, largest: n === Math.max(...sizes) });
-            if (n === sizes[0]) {
+            if (n === Math.max(...sizes)) {
                 await otherRunnerState(status, results);
             }
         } finally {

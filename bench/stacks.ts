@@ -63,10 +63,16 @@ export function newStack(name: string) {
     };
 }
 
-/** State size per host and the largest serialized provider any resource carries. */
-export function stateFigures(stateText: string, hosts: number) {
-    const d = JSON.parse(stateText);
+/**
+ * State size per host and the largest serialized provider any resource carries. The
+ * backend writes the state as compact JSON (that is what every checkpoint rewrites);
+ * `pulumi stack export` indents it, so both are given.
+ */
+export function stateFigures(exportText: string, hosts: number) {
+    const d = JSON.parse(exportText);
     const resources: any[] = d.deployment?.resources ?? [];
     const providerCode = Math.max(0, ...resources.map((r) => Math.max(String(r.inputs?.__provider ?? "").length, String(r.outputs?.__provider ?? "").length)));
-    return { stateBytes: stateText.length, bytesPerHost: stateText.length / Math.max(1, hosts), resources: resources.length, maxProviderCodeBytes: providerCode };
+    const stateBytes = JSON.stringify(d.deployment).length;
+    const n = Math.max(1, hosts);
+    return { stateBytes, bytesPerHost: stateBytes / n, exportBytes: exportText.length, exportBytesPerHost: exportText.length / n, resources: resources.length, maxProviderCodeBytes: providerCode };
 }
