@@ -16,6 +16,8 @@ run() {
   shift
   "$@" || status=1
 }
+# Pulumi runs the program transpile-only (tsconfig.pulumi.json): the type check is here.
+run "type check (tsc)" npx tsc --noEmit -p .
 run "unit tests (mocked engine)" npx mocha --config test/.mocharc.unit.json
 run "lab integration tests (real sshd, git, bun)" npx mocha --config test/.mocharc.lab.json
 if [ -f test/.mocharc.e2e.json ]; then
