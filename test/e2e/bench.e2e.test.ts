@@ -35,7 +35,7 @@ describe("npm run bench -- --smoke", function () {
             assert.ok(res.scale[1].stateBytes > res.scale[0].stateBytes, `state did not grow with the fleet: ${JSON.stringify(res.scale.map((s: any) => s.stateBytes))}`);
             assert.match(fs.readFileSync(path.join(out, "latest.svg"), "utf8"), /^<svg/);
             assert.match(fs.readFileSync(path.join(out, "latest-scale.svg"), "utf8"), /^<svg.*changing stage/s);
-            assert.match(r.stdout, /stage +3 hosts: pulumi .* = [0-9.]+×/);
+            assert.match(r.stdout, /stage +3 hosts \((ssh2|command)\): pulumi .* = [0-9.]+×; state [0-9.]+ KiB per host/);
         } finally {
             fs.rmSync(out, { recursive: true, force: true });
         }
