@@ -1,39 +1,59 @@
 import * as assert from "assert";
 import { mapLimit, poolEach } from "../../fleet/pool";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A promise the test settles by hand, so the pool's behaviour is checked by order, not by timing. */
+function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    return { opened, open };
+}
+const tick = () => new Promise((r) => setImmediate(r));
 
 describe("the update pool", () => {
-    it("keeps at most `limit` calls in flight and starts the next as soon as one finishes", async () => {
+    it("keeps at most `limit` calls in flight and starts the next as soon as one finishes: a slow item holds back only its own slot", async () => {
+        const gates = Array.from({ length: 6 }, gate);
+        const events: string[] = [];
         let inFlight = 0;
         let peak = 0;
-        const started: number[] = [];
-        const t0 = Date.now();
-        await mapLimit([300, 20, 20, 20, 20, 20], 2, async (ms, i) => {
-            started[i] = Date.now() - t0;
+        const run = mapLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
+            events.push(`start ${i}`);
             peak = Math.max(peak, ++inFlight);
-            await sleep(ms);
+            await gates[i].opened;
             inFlight--;
+            events.push(`end ${i}`);
         });
+        // Item 0 stays slow; items 1..5 finish one after another in the other slot.
+        for (const i of [1, 2, 3, 4, 5]) {
+            await tick();
+            gates[i].open();
+        }
+        await tick();
+        assert.ok(!events.includes("end 0"), "the slow item is still running");
+        for (const i of [1, 2, 3, 4, 5]) {
+            assert.ok(events.includes(`end ${i}`), `item ${i} waited for the slow one (fixed lanes would chain it behind item 0): ${events.join(", ")}`);
+        }
+        gates[0].open();
+        await run;
         assert.strictEqual(peak, 2, `${peak} calls ran at once with limit 2`);
-        // With fixed lanes, items 2 and 4 would queue behind the slow item 0; in a pool they
-        // all run in the other slot while item 0 is still going.
-        assert.ok(started[5] < 250, `the last quick item started only at ${started[5]} ms: the slow one held it back`);
     });
 
     it("hands back one promise per item that settles with that item, errors included", async () => {
-        const order: number[] = [];
-        const each = poolEach([60, 10, 30], 3, async (ms) => {
-            await sleep(ms);
-            if (ms === 30) {
-                throw new Error("item 30 failed");
+        const gates = [gate(), gate(), gate()];
+        const done: number[] = [];
+        const each = poolEach([0, 1, 2], 3, async (i) => {
+            await gates[i].opened;
+            if (i === 2) {
+                throw new Error("item 2 failed");
             }
-            order.push(ms);
-            return ms * 2;
+            done.push(i);
+            return i * 10;
         });
-        assert.strictEqual(await each[1], 20);
-        assert.deepStrictEqual(order, [10], "item 1 resolved before the slower ones finished");
-        await assert.rejects(each[2], /item 30 failed/);
-        assert.strictEqual(await each[0], 120);
+        gates[1].open();
+        assert.strictEqual(await each[1], 10);
+        assert.deepStrictEqual(done, [1], "item 1 resolved while the others were still running");
+        gates[2].open();
+        await assert.rejects(each[2], /item 2 failed/);
+        gates[0].open();
+        assert.strictEqual(await each[0], 0);
     });
 });
