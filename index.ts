@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, FleetConfig } from "./config/config";
 import { loadFleetConfig } from "./config/loadConfig";
-import { FleetMember, deployFleet } from "./fleet/deploy";
+import { deployFleet } from "./fleet/deploy";
+import { FleetMember } from "./fleet/members";
 import { readLedger } from "./fleet/ledgerSource";
 import { provisionHetzner } from "./provisioning/hetznerFleet";
 import { RolloutRefused } from "./stages/plan";
@@ -40,7 +41,7 @@ async function rollOut() {
     const cfg = loadFleetConfig();
     const ledger = await readLedger();
     const members = [...staticMembers(cfg), ...(cfg.hetzner ? provisionHetzner(cfg) : [])];
-    const { fleet, rollout, plan } = deployFleet(cfg, members, ledger);
+    const { fleet, rollout, plan } = await deployFleet(cfg, members, ledger);
     return {
         fleet,
         rollout,

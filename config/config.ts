@@ -78,7 +78,7 @@ function configReader(raw: RawConfig, ns: string): ConfigReader {
     };
 }
 
-type RolloutSettings = Pick<FleetConfig, "targetCommit" | "stepRunner" | "rolloutPercent" | "failureThreshold" | "maxParallel" | "overrideHalt">;
+type RolloutSettings = Pick<FleetConfig, "targetCommit" | "stepRunner" | "rolloutPercent" | "failureThreshold" | "maxParallel" | "overrideHalt" | "bakeSeconds">;
 
 /** What to roll out, to how much of the fleet, and when to stop. */
 function parseRollout(r: ConfigReader): RolloutSettings {
@@ -98,6 +98,7 @@ function parseRollout(r: ConfigReader): RolloutSettings {
         fail("failureThreshold", thresholdRaw, "must be a number from 0 to 1 (a fraction of the stage's hosts)", "0.3");
     }
     const maxParallel = r.int("maxParallel", DEFAULTS.maxParallel, 1, 1000, "5");
+    const bakeSeconds = r.int("bakeSeconds", DEFAULTS.bakeSeconds, 0, 7 * 86400, String(DEFAULTS.bakeSeconds));
     const stepRunner = r.str("stepRunner");
     if (stepRunner !== "command" && stepRunner !== "ssh2") {
         fail("stepRunner", stepRunner, "must be command (remote.Command steps) or ssh2 (the fleet's own SSH steps)", "command");
@@ -107,7 +108,7 @@ function parseRollout(r: ConfigReader): RolloutSettings {
     if (overrideRaw !== undefined && !["true", "false"].includes(overrideRaw)) {
         fail("overrideHalt", overrideRaw, "must be true or false", "true");
     }
-    return { targetCommit, stepRunner: stepRunner as StepRunner, rolloutPercent, failureThreshold, maxParallel, overrideHalt: overrideRaw === "true" };
+    return { targetCommit, stepRunner: stepRunner as StepRunner, rolloutPercent, failureThreshold, maxParallel, bakeSeconds, overrideHalt: overrideRaw === "true" };
 }
 
 function parseSshUser(r: ConfigReader): string {

@@ -54,6 +54,8 @@ export interface FleetConfig {
     rolloutPercent: number;
     failureThreshold: number;
     maxParallel: number;
+    /** Seconds a stage's hosts must have run the release before a larger percentage may start. */
+    bakeSeconds: number;
     overrideHalt: boolean;
     sshUser: string;
     app: AppSettings;
@@ -67,6 +69,10 @@ export interface FleetConfig {
 export const DEFAULTS = {
     failureThreshold: 0.3,
     maxParallel: 5,
+    // Five minutes: long enough for a crash loop to exhaust systemd's restarts, for a leak or
+    // a minutely timer to show, and for a late health failure to surface; short enough that
+    // 10% → 50% → 100% costs ten minutes of waiting. Pulumi.yaml documents the same default.
+    bakeSeconds: 300,
     overrideHalt: false,
     sshUser: "rachel",
     repoUrl: "",

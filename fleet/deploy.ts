@@ -1,26 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config/config";
 import { FleetVps } from "../components/fleetVps";
-import { HostReading, readHost } from "../lifecycle/hostOps";
+import { HostReading } from "../lifecycle/hostOps";
 import { LifecycleScript, healthUrlFor, lifecycleScript } from "../lifecycle/script";
-import { Endpoint } from "../lifecycle/ssh";
 import { FleetSshProvider } from "../providers/runtime";
 import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
 import { HostPlan, StagePlan, planStage } from "../stages/plan";
+import { gateStage } from "./gates";
+import { FleetMember, endpointOf, hostReader, settled, sshTargetOf } from "./members";
 import { poolEach } from "./pool";
 import { reportVerdict } from "./verdict";
-
-/** A VPS the fleet can reach: from the static inventory, or provisioned by this stack. */
-export interface FleetMember {
-    name: string;
-    host: pulumi.Input<string>;
-    port: number;
-    user: string;
-    hostKey: pulumi.Input<string>;
-    privateKey: pulumi.Input<string>;
-    /** Names the key (`fleet`, a host's own, `hetzner`): members with one key share one provider. */
-    keyName: string;
-}
 
 export interface FleetOutputs {
     fleet: pulumi.Output<Record<string, HostRecord>>;
@@ -32,23 +21,10 @@ const untrackedRecord: HostRecord = {
     currentVersion: "", previousVersion: "", targetVersion: "", updateStatus: "idle", lastUpdateAt: "", error: "", attempt: 0, managed: false,
 };
 
-/**
- * How the program reads a VPS just before updating it. A seam for the mocked-engine unit
- * tests, which must not open SSH connections; everything else uses readHost.
- */
-export const hostReader = { read: readHost };
-
-/** Resolves an output's value (rejecting when the resource behind it failed). */
-const settled = <T>(o: pulumi.Output<T>): Promise<T> => (o as unknown as { promise(): Promise<T> }).promise();
-
 interface Context {
     cfg: FleetConfig;
     script: LifecycleScript;
     providers: Map<string, FleetSshProvider>;
-}
-
-function endpointOf(m: FleetMember, cfg: FleetConfig): pulumi.Output<Endpoint> {
-    return pulumi.all([m.host, m.hostKey]).apply(([host, hostKey]) => ({ host, port: m.port, user: m.user, hostKey, connectTimeout: cfg.app.connectTimeout }));
 }
 
 function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolean, reading?: HostReading): FleetVps {
@@ -72,9 +48,11 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
  * resources are registered, then wait for its version record. The pool around this keeps
  * at most maxParallel VPSs between their reading and their record.
  */
-async function updateOne(ctx: Context, m: FleetMember, p: HostPlan): Promise<HostRecord> {
-    const [endpoint, key] = await Promise.all([settled(endpointOf(m, ctx.cfg)), settled(pulumi.output(m.privateKey))]);
-    const reading = await hostReader.read({ ...endpoint, privateKey: key }, ctx.cfg.app);
+async function updateOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable?: string): Promise<HostRecord> {
+    // A host the re-check could not reach a moment ago is not dialled (and waited for) twice.
+    const reading = unreachable
+        ? { reachable: false, reason: unreachable, head: "", serviceState: "unknown", lastGood: "", marker: "" }
+        : await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app);
     return settled(registerVps(ctx, m, p, true, reading).record);
 }
 
@@ -89,13 +67,14 @@ function sshProviders(cfg: FleetConfig, members: FleetMember[]): Map<string, Fle
 }
 
 /**
- * Plans the stage (refusing before any resource exists if the rollout is halted),
- * registers one FleetVps per managed VPS, updates the changing ones through a pool of
- * maxParallel, and judges the stage.
+ * Plans the stage (refusing before any resource exists if the rollout is halted or has
+ * not baked), re-checks the hosts already on the release, registers one FleetVps per
+ * managed VPS, updates the changing ones through a pool of maxParallel, and judges the stage.
  */
-export function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Ledger): FleetOutputs {
-    const plan = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt });
-    plan.warnings.forEach((w) => pulumi.log.warn(w));
+export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Ledger): Promise<FleetOutputs> {
+    const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt });
+    planned.warnings.forEach((w) => pulumi.log.warn(w));
+    const { plan, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
     const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members) };
     const byName = new Map(members.map((m) => [m.name, m]));
     const changing = plan.order.filter((n) => plan.hosts[n].mode === "update" && plan.hosts[n].fresh);
@@ -113,12 +92,15 @@ export function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Le
         changing.forEach((n) => (records[n] = registerVps(ctx, byName.get(n)!, plan.hosts[n], true).record));
     } else {
         warnIfEngineNarrower(cfg.maxParallel, changing.length);
-        const done = poolEach(changing, cfg.maxParallel, (n) => updateOne(ctx, byName.get(n)!, plan.hosts[n]));
+        const done = poolEach(changing, cfg.maxParallel, (n) => updateOne(ctx, byName.get(n)!, plan.hosts[n], unreachable[n]));
         changing.forEach((n, i) => (records[n] = pulumi.output(done[i])));
     }
     const names = members.map((m) => m.name).sort();
-    const fleet = pulumi.all(names.map((n) => records[n])).apply((rs) => Object.fromEntries(names.map((n, i) => [n, rs[i]])) as Record<string, HostRecord>);
-    const rollout = fleet.apply((rs) => reportVerdict(cfg, plan, changing, rs, ledger));
+    // A refused advance marks the hosts its re-check found otherwise as failed: the next up of the stage retries them.
+    const found = refused?.recheck ?? {};
+    const recorded = (n: string, r: HostRecord): HostRecord => (found[n] ? { ...r, updateStatus: "failed", error: `re-check before ${cfg.rolloutPercent}%: ${found[n]}` } : r);
+    const fleet = pulumi.all(names.map((n) => records[n])).apply((rs) => Object.fromEntries(names.map((n, i) => [n, recorded(n, rs[i])])) as Record<string, HostRecord>);
+    const rollout = refused ? pulumi.output(refused) : fleet.apply((rs) => reportVerdict(cfg, plan, changing, rs, ledger));
     return { fleet, rollout, plan };
 }
 

@@ -11,7 +11,7 @@ import { carryHalt, describeVerdict, judgeStage } from "../stages/verdict";
  * registration, the stack outputs included, has been answered by the engine; so the
  * ledger with `halted` is always saved before `up` fails, with no timer and no race.
  */
-const EXIT_ALREADY_REPORTED = 32;
+export const EXIT_ALREADY_REPORTED = 32;
 
 /**
  * Fault injection for the test that proves the above: delays the verdict (and with it the
@@ -26,7 +26,8 @@ const VERDICT_DELAY_ENV = "RACHEL_FLEET_TEST_VERDICT_DELAY_MS";
 export async function reportVerdict(cfg: FleetConfig, plan: StagePlan, changing: string[], records: Record<string, HostRecord>, ledger: Ledger): Promise<RolloutSummary> {
     const attempted = Object.fromEntries(changing.map((n) => [n, records[n]]));
     const judged = judgeStage(cfg.targetCommit, cfg.rolloutPercent, plan.cohort.length, attempted, cfg.failureThreshold);
-    const summary = carryHalt(judged, ledger.rollout);
+    const redone = changing.filter((n) => plan.hosts[n].redo).map((n) => [n, plan.hosts[n].redo!]);
+    const summary = carryHalt(redone.length ? { ...judged, recheck: Object.fromEntries(redone) } : judged, ledger.rollout);
     const delay = Number(process.env[VERDICT_DELAY_ENV] ?? 0);
     if (delay > 0) {
         await new Promise((r) => setTimeout(r, delay));

@@ -11,6 +11,7 @@
  *   $A        the attempt's directory on the VPS
  *   $APP_DIR, $SERVICE, $*_TIMEOUT, $SETTLE  the app settings (see script.ts)
  *   timed, timed_install   helpers (see script.ts)
+ *   unit_invocation, unit_restarts   the service's systemd InvocationID and NRestarts
  * A body prints why it failed and exits non-zero; the runner records that.
  */
 
@@ -73,9 +74,10 @@ timed "$RESTART_TIMEOUT" sudo -n systemctl restart "$SERVICE" </dev/null || { rc
 echo "restarted $SERVICE"`;
 
 /**
- * Not a fixed sleep: active, then still active after the settle window, then HEAD and
- * the health URL answering with the commit. A service that dies a second after start
- * fails here.
+ * Not a fixed sleep: active, then still active after the settle window and in the same
+ * invocation (not restarted by systemd in between), then HEAD and the health URL
+ * answering with the commit. A service that dies a second after start fails here.
+ * Records the verified commit and invocation in $S/verified (see promotion re-check).
  */
 const verify = `
 deadline=$(( $(date +%s) + RESTART_TIMEOUT ))
@@ -86,9 +88,13 @@ while :; do
   [ $(date +%s) -ge $deadline ] && { echo "$SERVICE not active within \${RESTART_TIMEOUT}s (state: $st)"; exit 1; }
   sleep 0.5
 done
+inv=$(unit_invocation)
 sleep "$SETTLE"
 st=$(systemctl is-active "$SERVICE" 2>/dev/null)
 [ "$st" = active ] || { echo "$SERVICE was active but is '$st' after the \${SETTLE}s settle window: it crashed after start"; exit 1; }
+# Active at both checks is not enough under Restart=on-failure: systemd may have restarted
+# a crashed service in between. A new invocation id says it did.
+[ "$(unit_invocation)" = "$inv" ] || { echo "$SERVICE restarted during the \${SETTLE}s settle window (systemd counts $(unit_restarts) restarts): it crashes after start"; exit 1; }
 head=$(cd "$APP_DIR" && git rev-parse HEAD); [ "$head" = "$sha" ] || { echo "HEAD is $head, not $sha"; exit 1; }
 if [ -n "$health" ]; then
   i=0
@@ -99,6 +105,8 @@ if [ -n "$health" ]; then
   done
   case "$body" in *"$sha"*) echo "healthy: $body" ;; *) echo "health check answered without commit $sha: $body"; exit 1 ;; esac
 fi
+# What the promotion re-check compares with: this commit, verified in this run of the service.
+echo "$sha $inv $(date +%s)" > "$S/verified"
 echo "verified $sha"`;
 
 export const STEPS: readonly StepDecl[] = [

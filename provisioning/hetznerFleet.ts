@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
 import * as random from "@pulumi/random";
 import { FleetConfig } from "../config/config";
-import { FleetMember } from "../fleet/deploy";
+import { FleetMember } from "../fleet/members";
 import { HetznerVps } from "../components/hetznerVps";
 import { SshKeyPair } from "../providers/resources";
 

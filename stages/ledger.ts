@@ -34,6 +34,13 @@ export interface RolloutSummary {
     failureRate: number;
     threshold: number;
     halted: boolean;
+    /**
+     * Hosts the re-check found not as the ledger had them, and what it found
+     * (stages/gate.ts): updated again in this stage, or the reason an advance was refused.
+     */
+    recheck?: Record<string, string>;
+    /** Why the advance to a larger percentage was refused (the re-check), when it was. */
+    refusal?: string;
 }
 
 export interface Ledger {

@@ -19,6 +19,8 @@ export interface HostPlan {
     fresh: boolean;
     /** The commit the host's resources are keyed on: the stage's target, or for a held host the one it holds. */
     target: string;
+    /** Why a host the ledger had on the target is updated again (the re-check found it otherwise). */
+    redo?: string;
 }
 
 export interface StagePlan {
@@ -44,26 +46,29 @@ export class RolloutRefused extends Error {}
 
 const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
 
+/** What a halted or refused release offers the operator, as config commands. */
+export function waysForward(percent: number): string {
+    return `To go on, either fix forward with a new commit (pulumi config set rachel-fleet:targetCommit <sha> && ` +
+        `pulumi config set rachel-fleet:rolloutPercent 10), retry the ${percent}% stage ` +
+        `(pulumi config set rachel-fleet:rolloutPercent ${percent}), or override ` +
+        `(pulumi config set rachel-fleet:overrideHalt true).`;
+}
+
 /** Refuses to advance a halted release unless the operator overrides. */
 export function assertMayAdvance(input: StageInput): string[] {
     const last = input.ledger.rollout;
     if (!last || !last.halted || last.release !== input.target || input.percent <= last.percent) {
         return [];
     }
-    const what =
-        `the rollout of ${input.target.slice(0, 12)} is halted: the ${last.percent}% stage failed on ` +
-        `${last.failed} of ${last.attempted} hosts (${pct(last.failureRate)} > threshold ${pct(last.threshold)}): ` +
-        `${last.failedHosts.join(", ")}.`;
+    const what = last.refusal
+        ? `the rollout of ${input.target.slice(0, 12)} is halted: ${last.refusal}`
+        : `the rollout of ${input.target.slice(0, 12)} is halted: the ${last.percent}% stage failed on ` +
+          `${last.failed} of ${last.attempted} hosts (${pct(last.failureRate)} > threshold ${pct(last.threshold)}): ` +
+          `${last.failedHosts.join(", ")}.`;
     if (input.overrideHalt) {
         return [`${what} Advancing to ${input.percent}% anyway because rachel-fleet:overrideHalt is true.`];
     }
-    throw new RolloutRefused(
-        `${what} Refusing to advance to ${input.percent}%; no host was touched. To go on, either ` +
-            `fix forward with a new commit (pulumi config set rachel-fleet:targetCommit <sha> && ` +
-            `pulumi config set rachel-fleet:rolloutPercent 10), retry the failed stage ` +
-            `(pulumi config set rachel-fleet:rolloutPercent ${last.percent}), or override ` +
-            `(pulumi config set rachel-fleet:overrideHalt true).`,
-    );
+    throw new RolloutRefused(`${what} Refusing to advance to ${input.percent}%; no host was touched. ${waysForward(last.percent)}`);
 }
 
 export function planStage(input: StageInput): StagePlan {

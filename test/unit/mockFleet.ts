@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runInPulumiStack, registerStackTransformation } from "@pulumi/pulumi/runtime/stack";
-import { hostReader } from "../../fleet/deploy";
+import { hostReader } from "../../fleet/members";
+import { RecheckReading } from "../../stages/gate";
 
 /** One resource as the program registered it, with the options that decide its diff. */
 export interface Registered {
@@ -19,6 +20,12 @@ export interface FakeFleet {
     /** The stack's previous outputs, read by the program through its self-reference. */
     previousOutputs?: { fleet?: unknown; rollout?: unknown };
     preview?: boolean;
+    /** Per host, how the promotion re-check finds it (others: as their verify left them). */
+    recheck?: Record<string, Partial<RecheckReading>>;
+    /** Filled in: the hosts the program re-checked, in order. */
+    rechecked?: string[];
+    /** Filled in: every registration, also when the program then fails. */
+    registered?: Registered[];
 }
 
 export const PROJECT = "rachel-fleet";
@@ -47,7 +54,7 @@ export const outputOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => 
  * Dynamic resources answer as the fake fleet says; nothing leaves the process.
  */
 export async function runProgram(config: Record<string, string>, fake: FakeFleet = {}, secretKeys = ["sshPrivateKey"]) {
-    const registered: Registered[] = [];
+    const registered: Registered[] = fake.registered ?? [];
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
@@ -98,6 +105,17 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
     hostReader.read = async (target) => {
         const down = (fake.unreachable ?? []).includes(nameAt.get(target.host) ?? "");
         return { reachable: !down, reason: down ? `rachel@${target.host}:22: unreachable (ECONNREFUSED)` : "", head: SHA_B, serviceState: "active", lastGood: SHA_B, marker: "" };
+    };
+    hostReader.recheck = async (target) => {
+        const name = nameAt.get(target.host) ?? "";
+        fake.rechecked?.push(name);
+        const down = (fake.unreachable ?? []).includes(name);
+        const commit = config.targetCommit;
+        const healthy: RecheckReading = {
+            reachable: !down, reason: down ? `rachel@${target.host}:22: unreachable (ECONNREFUSED)` : "", head: commit, serviceState: "active",
+            invocation: "inv-1", restarts: "0", verified: { commit, invocation: "inv-1", epoch: 1 }, marker: "",
+        };
+        return { ...healthy, ...(fake.recheck?.[name] ?? {}) };
     };
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(config)) {

@@ -1,0 +1,74 @@
+import * as pulumi from "@pulumi/pulumi";
+import { FleetConfig } from "../config/config";
+import { healthUrlFor } from "../lifecycle/script";
+import { cohortFor } from "../stages/cohort";
+import {
+    PromotionInput, RecheckFinding, assertBaked, holdEverything, isPromotion, judgePromotion, judgeRecheck, recheckTargets, redoFindings, refusedSummary,
+} from "../stages/gate";
+import { Ledger, RolloutSummary } from "../stages/ledger";
+import { StagePlan, waysForward } from "../stages/plan";
+import { EXIT_ALREADY_REPORTED } from "./verdict";
+import { FleetMember, hostReader, settled, sshTargetOf } from "./members";
+import { mapLimit } from "./pool";
+
+/**
+ * Re-check readings are one short SSH exec each and change nothing, so more of them run
+ * at once than updates do (maxParallel); the bound keeps a 1000-host re-check from
+ * opening 1000 connections at once.
+ */
+const RECHECK_PARALLEL = 16;
+
+export interface GatedStage {
+    plan: StagePlan;
+    /** When the re-check refused the advance: the rollout output to record (halted, with what it found). */
+    refused?: RolloutSummary;
+    /** Hosts the re-check could not reach, with why: updated again without a second reading. */
+    unreachable: Record<string, string>;
+}
+
+async function recheckAll(cfg: FleetConfig, names: string[], members: Map<string, FleetMember>): Promise<Record<string, RecheckFinding>> {
+    const findings = await mapLimit(names, RECHECK_PARALLEL, async (n) => {
+        const m = members.get(n)!;
+        const healthUrl = healthUrlFor(cfg.app, await settled(pulumi.output(m.host)));
+        const reading = await hostReader.recheck(await sshTargetOf(m, cfg), cfg.app, healthUrl);
+        return judgeRecheck(reading, cfg.targetCommit, cfg.app.service);
+    });
+    return Object.fromEntries(names.map((n, i) => [n, findings[i]]));
+}
+
+/**
+ * The promotion gates (stages/gate.ts) around a planned stage: the bake (refused with a
+ * RolloutRefused before any host is read), then the re-check of the cohort's hosts the
+ * ledger has on the release. A refused advance holds every host and is reported once as
+ * an error that fails preview and up; otherwise hosts found otherwise are updated again.
+ */
+export async function gateStage(cfg: FleetConfig, members: FleetMember[], ledger: Ledger, plan: StagePlan): Promise<GatedStage> {
+    const release = cfg.targetCommit;
+    assertBaked({ ledger, release, percent: cfg.rolloutPercent, bakeSeconds: cfg.bakeSeconds, now: Date.now() });
+    const byName = new Map(members.map((m) => [m.name, m]));
+    const findings = await recheckAll(cfg, recheckTargets(plan), byName);
+    const unreachable = Object.fromEntries(Object.entries(findings).filter(([, f]) => f.kind === "unreadable").map(([n, f]) => [n, (f as { why: string }).why]));
+    const last = ledger.rollout;
+    if (last && isPromotion(ledger, release, cfg.rolloutPercent)) {
+        const input: PromotionInput = {
+            release, percent: cfg.rolloutPercent, last, ledger, findings, threshold: cfg.failureThreshold,
+            previousCohort: cohortFor(last.percent, members.map((m) => m.name), release),
+        };
+        const decision = judgePromotion(input);
+        if (decision.refused && !cfg.overrideHalt) {
+            pulumi.log.error(`${decision.message} ${waysForward(last.percent)}`);
+            process.exitCode = EXIT_ALREADY_REPORTED;
+            const held = { ...holdEverything(plan, ledger), percent: last.percent, cohort: input.previousCohort };
+            return { plan: held, refused: refusedSummary(input, decision), unreachable: {} };
+        }
+        const override = decision.refused ? " Advancing anyway because rachel-fleet:overrideHalt is true." : "";
+        (Object.keys(unreachable).length || decision.refused ? pulumi.log.warn : pulumi.log.info)(decision.message + override);
+    } else {
+        for (const [n, f] of Object.entries(findings)) {
+            if (f.kind !== "ok") {
+                pulumi.log.warn(`${n}: the ledger has it on ${release.slice(0, 12)}, but it ${f.why}; updating it again in this stage.`);
+            }
+        }
+    }
+    return { plan: redoFindings(plan, findings), unreachable };
+}
