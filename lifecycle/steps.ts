@@ -28,7 +28,8 @@ export interface StepDecl {
  * to roll back to: the last commit the fleet verified here (last-good), whatever HEAD
  * is (an interrupted attempt, a failed rollback or a hand checkout leaves HEAD on an
  * unverified commit); HEAD only on a VPS never verified. A VPS already on the commit,
- * verified and active is left alone (the attempt becomes a no-op).
+ * verified in the running invocation of the service and active is left alone (the
+ * attempt becomes a no-op).
  */
 const prepare = `
 [ -s "$A/started" ] || date +%s.%N > "$A/started"
@@ -40,7 +41,10 @@ if [ -d /var/lib/cloud/instance ] && [ ! -e /var/lib/cloud/instance/boot-finishe
 fi
 head=$(cd "$APP_DIR" && git rev-parse HEAD) || { echo "$APP_DIR is not a git checkout"; exit 1; }
 good=$(cat "$S/last-good" 2>/dev/null)
-if [ "$head" = "$sha" ] && [ "$good" = "$sha" ] && [ "$(systemctl is-active "$SERVICE" 2>/dev/null)" = active ]; then
+# "As verified" includes the service's invocation: a service restarted since its verify
+# (by hand, or by systemd after a crash) is restarted and verified again.
+verified=$(cut -d' ' -f1,2 "$S/verified" 2>/dev/null)
+if [ "$head" = "$sha" ] && [ "$good" = "$sha" ] && [ "$(systemctl is-active "$SERVICE" 2>/dev/null)" = active ] && [ "$verified" = "$sha $(unit_invocation)" ]; then
   echo "$sha" > "$A/previous"; : > "$A/noop"; echo "already on $sha, verified and active: nothing to do"; exit 0
 fi
 if [ ! -s "$A/previous" ]; then

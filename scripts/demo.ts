@@ -8,6 +8,8 @@ import { readLabStatus, LabStatus } from "../lab/labStatus";
 import { REPO_ROOT } from "../lab/paths";
 
 const STACK = "demo";
+/** The demo's bake time (rachel-fleet:bakeSeconds; the default is 300). */
+const BAKE = 20;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-demo-"));
 const dir = path.join(root, "project");
 const env: NodeJS.ProcessEnv = { ...process.env, ...throwawayPulumiEnv(root, "rachel-fleet-demo") };
@@ -33,11 +35,12 @@ function table(status: LabStatus) {
     const out = run("pulumi", ["stack", "output", "fleet", "--json", "--stack", STACK], { quiet: true }).stdout;
     const fleet = JSON.parse(out) as Record<string, { currentVersion: string; updateStatus: string; lastUpdateAt: string; error: string }>;
     const tagOf = Object.fromEntries(Object.entries(status.releases).map(([tag, sha]) => [sha, tag]));
-    const rows = [["host", "version", "status", "last update"]];
+    const rows = [["host", "version", "status", "last update", "error"]];
     for (const h of status.hosts) {
         const r = fleet[h.name];
         const version = r?.currentVersion ? `${tagOf[r.currentVersion] ?? "?"} ${r.currentVersion.slice(0, 12)}` : "v1 (not yet managed)";
-        rows.push([h.name, version, r?.updateStatus ?? "idle", r?.lastUpdateAt ? r.lastUpdateAt.replace("T", " ").slice(0, 19) : "-"]);
+        const error = r?.error ? (r.error.length > 70 ? `${r.error.slice(0, 69)}…` : r.error) : "";
+        rows.push([h.name, version, r?.updateStatus ?? "idle", r?.lastUpdateAt ? r.lastUpdateAt.replace("T", " ").slice(0, 19) : "-", error]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const [i, r] of rows.entries()) {
@@ -46,6 +49,21 @@ function table(status: LabStatus) {
             process.stdout.write(`  ${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
         }
     }
+}
+
+function sleepSeconds(seconds: number, what: string) {
+    process.stdout.write(`(waiting ${seconds} s for ${what})\n`);
+    spawnSync("sleep", [String(seconds)]);
+}
+
+/** Tries the advance at once (refused by the bake, before any host is touched), then waits it out. */
+function bakeThenAdvance(percent: number) {
+    say(`advancing to ${percent}% at once: the bake refuses it at preview`);
+    const early = pulumi("preview", "--diff=false");
+    if (early.status === 0) {
+        throw new Error(`the advance to ${percent}% was not refused during the bake`);
+    }
+    sleepSeconds(BAKE, "the bake");
 }
 
 function main() {
@@ -59,18 +77,20 @@ function main() {
         if (runner === "ssh2") {
             say("note: the command provider plugin v1.2.1 is not available to this engine; steps run with stepRunner ssh2 (same commands)");
         }
-        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner, settleSeconds: 3 });
+        // A short bake, so the demo can show the gate and still finish in a few minutes.
+        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner, settleSeconds: 3, bakeSeconds: BAKE });
         run("pulumi", ["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: fs.readFileSync(status.privateKeyPath, "utf8") });
 
         for (const percent of [10, 50, 100]) {
-            say(`release v2 at ${percent}%: pulumi config set rolloutPercent ${percent} && pulumi up`);
             writeStackConfig(dir, STACK, { targetCommit: status.releases.v2, rolloutPercent: percent });
             if (percent === 10) {
                 say("pulumi preview: only the canary changes");
                 pulumi("preview", "--diff=false");
+            } else {
+                bakeThenAdvance(percent);
             }
-            const r = pulumi("up", "--yes", "--skip-preview");
-            if (r.status !== 0) {
+            say(`release v2 at ${percent}%: pulumi config set rolloutPercent ${percent} && pulumi up`);
+            if (pulumi("up", "--yes", "--skip-preview").status !== 0) {
                 throw new Error(`pulumi up at ${percent}% failed`);
             }
             table(status);
@@ -88,7 +108,30 @@ function main() {
         if (bad.status === 0 || refused.status === 0) {
             throw new Error("the bad release was not halted");
         }
-        say("done: every host runs v2; the bad release never got past its canary");
+
+        say("a release that passes its verify and dies seconds later (crash-late, verify settle 1 s): its canary succeeds");
+        writeStackConfig(dir, STACK, { targetCommit: status.releases["crash-late"], rolloutPercent: 10, settleSeconds: 1 });
+        if (pulumi("up", "--yes", "--skip-preview").status !== 0) {
+            throw new Error("crash-late's canary did not pass its verify");
+        }
+        table(status);
+        writeStackConfig(dir, STACK, { rolloutPercent: 50 });
+        sleepSeconds(BAKE + 1, "the bake");
+        say("advancing to 50%: the re-check finds the canary regressed and refuses, naming it");
+        const regressed = pulumi("up", "--yes", "--skip-preview");
+        process.stdout.write(`\npulumi up exited ${regressed.status} (non-zero: refused)\n`);
+        table(status);
+        if (regressed.status === 0) {
+            throw new Error("the regressed canary did not stop the advance");
+        }
+
+        say("fixing forward: v3 at 10% (settle back to 3 s)");
+        writeStackConfig(dir, STACK, { targetCommit: status.releases.v3, rolloutPercent: 10, settleSeconds: 3 });
+        if (pulumi("up", "--yes", "--skip-preview").status !== 0) {
+            throw new Error("the fix forward failed");
+        }
+        table(status);
+        say("done: v2 everywhere but the canary, which runs v3; the bad releases never got past their canaries");
     } finally {
         say("tearing the lab down");
         lab("down");

@@ -274,13 +274,20 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         }
     });
 
-    it("9. refresh reads real versions: a host moved by hand shows as drift in state", async () => {
+    it("9. refresh reads real versions: a host moved by hand shows as drift in state, and the next up of the stage brings it back", async () => {
         const h: LabHost = byName(names()[0]);
         await runOnHost(h, `git -C /home/rachel/rachel -c advice.detachedHead=false checkout --quiet --detach ${sha("v1")}`);
         await stack.refresh();
         const rec = (await recordedState())[h.name];
         assert.strictEqual(rec.currentVersion, sha("v1"));
         assert.match(rec.error, /drift/);
-        fs.existsSync(t.dir);
+        // The same stage again: the re-check finds it and updates it as a new attempt, saying why.
+        const attempt = (await stack.outputs()).fleet.value[h.name].attempt;
+        const { res } = await stage("v3", 100);
+        assert.deepStrictEqual(res.outputs.changing.value, [h.name]);
+        assert.strictEqual(res.outputs.fleet.value[h.name].attempt, attempt + 1);
+        assert.match(res.outputs.rollout.value.recheck[h.name], new RegExp(`runs ${sha("v1").slice(0, 12)}, not ${sha("v3").slice(0, 12)} \\(moved since its verify\\)`));
+        assert.ok(res.stdout.includes(`${h.name}: the ledger has it on ${sha("v3").slice(0, 12)}, but it runs ${sha("v1").slice(0, 12)}`), "the operator is told why");
+        await assertFleet("v3", names(), {});
     });
 });

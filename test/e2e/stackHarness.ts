@@ -65,6 +65,8 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
         ...labStackConfig(lab),
         settleSeconds: 3,
         connectTimeout: 5,
+        // The promotion gates' bake is tested on its own (test/e2e/promotion.e2e.test.ts).
+        bakeSeconds: 0,
         ...config,
     });
     await stack.setConfig("rachel-fleet:sshPrivateKey", { value: fs.readFileSync(lab.privateKeyPath, "utf8"), secret: true });
