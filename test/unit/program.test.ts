@@ -135,6 +135,15 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         assert.deepStrictEqual(registered.filter((r) => r.type === COMMAND), []);
     });
 
+    it("reports an operator's mistake as a RunError whose stack is its message (formatting a stack cost ~20 s)", async () => {
+        await assert.rejects(runProgram(labConfig(3, { rolloutPercent: "101" })), (e: Error) => {
+            assert.ok(pulumi.RunError.isInstance(e), "a RunError: shown without a stack trace");
+            assert.strictEqual(e.message, 'rachel-fleet:rolloutPercent must be a whole number from 1 to 100; got "101". Fix: pulumi config set rachel-fleet:rolloutPercent 10');
+            assert.strictEqual(e.stack, e.message, "the SDK formats the stack of what the program throws; it must be the message itself");
+            return true;
+        });
+    });
+
     it("keeps private keys secret in every resource that receives them", async () => {
         const { registered } = await runProgram(labConfig(3, { rolloutPercent: "100" }));
         const cmd = registered.find((r) => r.type === COMMAND)!;
