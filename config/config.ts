@@ -27,6 +27,15 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner };
 }
 
+/**
+ * The two values an operator changes between stages, checked with the program's own rules
+ * and messages (the console refuses bad input with them before any run starts).
+ */
+export function parseStageRequest(targetCommit: string, rolloutPercent: string, ns: string): { targetCommit: string; rolloutPercent: number } {
+    const rollout = parseRollout(configReader({ targetCommit, rolloutPercent }, ns));
+    return { targetCommit: rollout.targetCommit, rolloutPercent: rollout.rolloutPercent };
+}
+
 function rejectUnknownKeys(raw: RawConfig, ns: string): void {
     const unknown = Object.keys(raw).filter((k) => !KNOWN_KEYS.includes(k));
     if (unknown.length > 0) {

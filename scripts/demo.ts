@@ -6,6 +6,8 @@ import { spawnSync } from "child_process";
 import { commandPluginReady, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../lab/labProject";
 import { readLabStatus, LabStatus } from "../lab/labStatus";
 import { REPO_ROOT } from "../lab/paths";
+import { fleetView, formatFleetView } from "../operator/fleetView";
+import { readStackOutputs, tagsOf } from "../operator/stackAccess";
 
 const STACK = "demo";
 /** The demo's bake time (rachel-fleet:bakeSeconds; the default is 300). */
@@ -31,24 +33,9 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; 
 const lab = (...args: string[]) => run(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT });
 const pulumi = (...args: string[]) => run("pulumi", [...args, "--stack", STACK], { allowFail: true });
 
+/** The operator's table, as `npm run status -- --repo <origin>` prints it. */
 function table(status: LabStatus) {
-    const out = run("pulumi", ["stack", "output", "fleet", "--json", "--stack", STACK], { quiet: true }).stdout;
-    const fleet = JSON.parse(out) as Record<string, { currentVersion: string; updateStatus: string; lastUpdateAt: string; error: string }>;
-    const tagOf = Object.fromEntries(Object.entries(status.releases).map(([tag, sha]) => [sha, tag]));
-    const rows = [["host", "version", "status", "last update", "error"]];
-    for (const h of status.hosts) {
-        const r = fleet[h.name];
-        const version = r?.currentVersion ? `${tagOf[r.currentVersion] ?? "?"} ${r.currentVersion.slice(0, 12)}` : "v1 (not yet managed)";
-        const error = r?.error ? (r.error.length > 70 ? `${r.error.slice(0, 69)}…` : r.error) : "";
-        rows.push([h.name, version, r?.updateStatus ?? "idle", r?.lastUpdateAt ? r.lastUpdateAt.replace("T", " ").slice(0, 19) : "-", error]);
-    }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const [i, r] of rows.entries()) {
-        process.stdout.write(`  ${r.map((c, j) => c.padEnd(widths[j])).join("  ")}\n`);
-        if (i === 0) {
-            process.stdout.write(`  ${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
-        }
-    }
+    process.stdout.write(formatFleetView(fleetView(readStackOutputs({ stack: STACK, dir, env }), tagsOf(status.repoUrl)), 70));
 }
 
 function sleepSeconds(seconds: number, what: string) {

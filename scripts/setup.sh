@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what rachel-fleet's tests, lab and demo need on a fresh Debian machine:
-# Debian packages (OpenSSH, git, sudo, curl) and the npm dependencies. Idempotent.
+# Debian packages (OpenSSH, git, sudo, curl, chromium) and the npm dependencies. Idempotent.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +11,8 @@ command -v git >/dev/null || missing+=(git)
 command -v sudo >/dev/null || missing+=(sudo)
 command -v curl >/dev/null || missing+=(curl)
 command -v unshare >/dev/null || missing+=(util-linux)
+# The console's browser tests drive Debian's chromium (puppeteer-core downloads no browser).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: need Debian packages ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2

@@ -1,0 +1,156 @@
+import { ConcurrentUpdateError, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { parseStageRequest } from "../config/config";
+import { ledgerFromOutputs } from "../stages/ledger";
+import { planStage } from "../stages/plan";
+import { FleetView, fleetView } from "./fleetView";
+import { PageEvent, pageEventsOf } from "./engineEvents";
+
+/**
+ * The console's side of the stack: reads its outputs and runs one preview / up / refresh
+ * at a time through the Automation API (LocalWorkspace), turning engine events into the
+ * page's events. A second run is refused here (Busy), and so is one the stack lock
+ * refuses (a run started from the CLI).
+ */
+
+const NS = "rachel-fleet";
+
+export class Busy extends Error {}
+
+export type Action =
+    | { kind: "preview"; percent: number }
+    | { kind: "advance"; percent: number }
+    | { kind: "release"; commit: string }
+    | { kind: "retry" }
+    | { kind: "refresh" };
+
+export interface RunState {
+    action: string;
+    startedAt: string;
+    /** Hosts the stage changes (from the plan), for the progress bar; 0 for refresh. */
+    total: number;
+}
+
+export class FleetRuns {
+    private stack?: Stack;
+    private running?: RunState;
+    private listeners = new Set<(e: PageEvent) => void>();
+    /** The stack's config as last read (kept in this process only; never served). */
+    private config: Record<string, { value: string }> = {};
+
+    constructor(private readonly where: { stackName: string; workDir: string; envVars: Record<string, string> }, private readonly tags: Record<string, string> = {}) {}
+
+    private async open(): Promise<Stack> {
+        this.stack ??= await LocalWorkspace.selectStack({ stackName: this.where.stackName, workDir: this.where.workDir }, { envVars: this.where.envVars });
+        return this.stack;
+    }
+
+    subscribe(fn: (e: PageEvent) => void): () => void {
+        this.listeners.add(fn);
+        return () => this.listeners.delete(fn);
+    }
+
+    private emit(e: PageEvent): void {
+        this.listeners.forEach((fn) => fn(e));
+    }
+
+    get current(): RunState | undefined {
+        return this.running;
+    }
+
+    async outputs(): Promise<{ fleet?: unknown; rollout?: unknown }> {
+        const o = await (await this.open()).outputs();
+        return { fleet: o.fleet?.value, rollout: o.rollout?.value };
+    }
+
+    async view(): Promise<FleetView & { running?: RunState }> {
+        return { ...fleetView(await this.outputs(), this.tags), running: this.running };
+    }
+
+    /** The commit and percentage the action asks for, checked with the program's messages (throws ConfigError). */
+    private async stageOf(a: Action): Promise<{ targetCommit: string; rolloutPercent: number }> {
+        const stack = await this.open();
+        const cfg = await stack.getAllConfig();
+        // Only what the progress bar needs is kept; secrets are dropped at once.
+        this.config = Object.fromEntries(["targetCommit", "rolloutPercent", "hosts"].filter((k) => cfg[`${NS}:${k}`] && !cfg[`${NS}:${k}`].secret).map((k) => [`${NS}:${k}`, cfg[`${NS}:${k}`]]));
+        const now = { commit: cfg[`${NS}:targetCommit`]?.value ?? "", percent: cfg[`${NS}:rolloutPercent`]?.value ?? "" };
+        const commit = a.kind === "release" ? a.commit : now.commit;
+        const percent = a.kind === "release" ? "10" : a.kind === "preview" || a.kind === "advance" ? String(a.percent) : now.percent;
+        return parseStageRequest(commit, percent, NS);
+    }
+
+    /** Hosts this stage will update, by the program's own plan (for the progress bar). */
+    private async planned(stage: { targetCommit: string; rolloutPercent: number }): Promise<number> {
+        const out = await this.outputs();
+        const ledger = ledgerFromOutputs(out.fleet, out.rollout);
+        // Before its first stage a stack has no outputs: its hosts are the ones in its config.
+        const configured = () => {
+            try {
+                return (JSON.parse(this.config[`${NS}:hosts`]?.value ?? "[]") as { name?: string }[]).map((h) => String(h.name));
+            } catch {
+                return [];
+            }
+        };
+        const hostNames = Object.keys(ledger.hosts).length ? Object.keys(ledger.hosts) : configured();
+        const plan = planStage({ hostNames, target: stage.targetCommit, percent: stage.rolloutPercent, ledger, overrideHalt: true });
+        return plan.cohort.filter((n) => plan.hosts[n].fresh).length;
+    }
+
+    /**
+     * Starts the action; resolves once the engine has taken the stack (or refused it), so a
+     * caller can answer 202 or 409. The run goes on; its events reach the subscribers.
+     */
+    async start(a: Action): Promise<RunState> {
+        if (this.running) {
+            throw new Busy(`a ${this.running.action} started at ${this.running.startedAt} is still running; one run at a time`);
+        }
+        const state: RunState = { action: a.kind, startedAt: new Date().toISOString(), total: 0 };
+        this.running = state;
+        try {
+            const stage = a.kind === "refresh" ? undefined : await this.stageOf(a);
+            state.total = stage ? await this.planned(stage) : 0;
+            return await this.launch(a, stage, state);
+        } catch (e) {
+            this.running = undefined;
+            throw e;
+        }
+    }
+
+    private async launch(a: Action, stage: { targetCommit: string; rolloutPercent: number } | undefined, state: RunState): Promise<RunState> {
+        const stack = await this.open();
+        const before = a.kind === "preview" ? await stack.getAllConfig() : undefined;
+        if (stage) {
+            await stack.setAllConfig({ [`${NS}:targetCommit`]: { value: stage.targetCommit }, [`${NS}:rolloutPercent`]: { value: String(stage.rolloutPercent) } });
+        }
+        let taken!: () => void;
+        const engineTookIt = new Promise<void>((r) => (taken = r));
+        const onEvent = (e: EngineEvent) => {
+            taken();
+            pageEventsOf(e).forEach((p) => this.emit(p));
+        };
+        this.emit({ kind: "run", state: "started", action: a.kind, total: state.total });
+        const run = a.kind === "preview" ? stack.preview({ onEvent }) : a.kind === "refresh" ? stack.refresh({ onEvent }) : stack.up({ onEvent });
+        const finished = run.then(
+            () => this.finish(a, "finished", ""),
+            (e) => this.finish(a, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message),
+        ).finally(async () => {
+            if (before) {
+                // A preview asks "what if"; it leaves the stack's config as it was.
+                await stack.setAllConfig(Object.fromEntries(Object.entries(before).filter(([k]) => k === `${NS}:targetCommit` || k === `${NS}:rolloutPercent`)));
+            }
+        });
+        const first = await Promise.race([engineTookIt.then(() => "taken"), run.then(() => "taken", (e) => e)]);
+        if (first instanceof ConcurrentUpdateError) {
+            await finished.catch(() => undefined);
+            throw new Busy("the stack is locked by another update (a pulumi command running elsewhere); try again when it has finished");
+        }
+        return state;
+    }
+
+    private async finish(a: Action, state: "finished" | "failed" | "refused", message: string): Promise<void> {
+        this.running = undefined;
+        // The engine's own text ends with its diagnostics; the page already has them as events.
+        const brief = message.split("\n").find((l) => /error: /.test(l))?.replace(/^.*?error: /, "") ?? message.split("\n")[0];
+        this.emit({ kind: "run", state, action: a.kind, message: state === "finished" ? "" : brief });
+        this.emit({ kind: "view", view: await this.view().catch(() => ({ rows: [] })) });
+    }
+}

@@ -1,0 +1,183 @@
+// End to end: the operator's console and status table against a 10-host lab, the real
+// engine (through the Automation API) and a real browser (Debian's chromium driven by
+// puppeteer-core). Screenshots of each state land in .e2e/console/ (not committed).
+import * as assert from "assert";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import puppeteer, { Browser, Page } from "puppeteer-core";
+import { LabStatus, readLabStatus } from "../../lab/labStatus";
+import { REPO_ROOT } from "../../lab/paths";
+import { RunningConsole, startConsole } from "../../operator/console";
+import { tagsOf } from "../../operator/stackAccess";
+import { cohortFor } from "../../stages/cohort";
+import { hostTruth } from "../lab/hostTruth";
+import { lab } from "./labFixture";
+import { TestStack, createTestStack } from "./stackHarness";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = path.join(REPO_ROOT, ".e2e", "console");
+
+/** One HTTP request to the console, as any client would send it. */
+function request(c: RunningConsole, method: string, p: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(`${c.origin}${p}`, { method, headers: opts.headers }, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end(opts.body);
+    });
+}
+
+describe("the operator's console and status table (10-host lab, real engine, real browser)", function () {
+    this.timeout(1800000);
+    let status: LabStatus;
+    let t: TestStack;
+    let c: RunningConsole;
+    let browser: Browser;
+    let page: Page;
+    const serverLog: string[] = [];
+    const streamed: string[] = [];
+    const names = () => status.hosts.map((h) => h.name);
+    const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
+    const api = (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
+        request(c, method, p, { headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/json", "X-Rachel-Fleet": "1", ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const statusOf = (host: string) => page.$eval(`tr[data-host="${host}"] td.status`, (td) => td.textContent ?? "");
+    const waitStatus = (host: string, want: string, timeout = 300000) =>
+        page.waitForFunction((h, w) => document.querySelector(`tr[data-host="${h}"] td.status`)?.textContent === w, { timeout, polling: 100 }, host, want);
+    const idle = () => page.waitForFunction(() => !/running|…/.test(document.querySelector("#message")?.textContent ?? ""), { timeout: 300000, polling: 200 });
+    const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+    before(async () => {
+        assert.ok(fs.existsSync(CHROMIUM), `the console's browser tests need Debian's chromium at ${CHROMIUM} (apt-get install chromium; scripts/setup.sh installs it)`);
+        fs.mkdirSync(SHOTS, { recursive: true });
+        lab("up", "--hosts", "10");
+        status = readLabStatus();
+        t = await createTestStack("console", status, { targetCommit: sha("v1"), rolloutPercent: 10 });
+        c = await startConsole({ stackName: "console", workDir: t.dir, envVars: t.env, port: 0, tags: tagsOf(status.repoUrl), log: (l) => serverLog.push(l) });
+        // Everything the page's event stream carries, read as a raw client would.
+        http.get(`${c.origin}/api/events`, { headers: { Authorization: `Bearer ${c.token}` } }, (res) => res.on("data", (d) => streamed.push(String(d))));
+        browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+        page = await browser.newPage();
+        await page.setViewport({ width: 1400, height: 900 });
+    });
+    after(async () => {
+        await browser?.close();
+        await c?.close();
+        await t?.destroy();
+        lab("down");
+    });
+
+    it("refuses requests without the token, cross-site state changes, and bad input with the program's messages", async () => {
+        assert.strictEqual((await request(c, "GET", "/")).status, 401);
+        assert.strictEqual((await request(c, "GET", "/?token=wrong")).status, 401);
+        assert.strictEqual((await request(c, "GET", "/api/fleet", { headers: { Authorization: "Bearer wrong" } })).status, 401);
+        assert.strictEqual((await request(c, "POST", "/api/refresh", { headers: { "Content-Type": "application/json", "X-Rachel-Fleet": "1" }, body: "{}" })).status, 401);
+        const crossSite = await api("POST", "/api/advance", { percent: 50 }, { Origin: "http://evil.example" });
+        assert.deepStrictEqual([crossSite.status, JSON.parse(crossSite.body).error], [403, "refused: a state-changing request must come from the console's own page (POST, JSON, header x-rachel-fleet: 1, same origin)"]);
+        const form = await request(c, "POST", "/api/advance", { headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/x-www-form-urlencoded" }, body: "percent=50" });
+        assert.strictEqual(form.status, 403, "a form post (no custom header) is refused");
+        const cases: [string, unknown, string][] = [
+            ["/api/release", { commit: "not-a-sha" }, 'rachel-fleet:targetCommit must be a full 40-character lowercase hex git SHA; got "not-a-sha". Fix: pulumi config set rachel-fleet:targetCommit $(git rev-parse <tag>)'],
+            ["/api/advance", { percent: 0 }, 'rachel-fleet:rolloutPercent must be a whole number from 1 to 100; got "0". Fix: pulumi config set rachel-fleet:rolloutPercent 10'],
+            ["/api/advance", { percent: 101 }, 'rachel-fleet:rolloutPercent must be a whole number from 1 to 100; got "101". Fix: pulumi config set rachel-fleet:rolloutPercent 10'],
+        ];
+        for (const [p, body, message] of cases) {
+            const r = await api("POST", p, body);
+            assert.deepStrictEqual([r.status, JSON.parse(r.body).error], [400, message], `${p} ${JSON.stringify(body)}`);
+        }
+    });
+
+    it("in the browser: a release started at 10% moves the canary updating → success live; a second trigger is refused (409)", async () => {
+        await page.goto(c.url);
+        assert.strictEqual(new URL(page.url()).search, "", "the token is traded for a cookie and leaves the address bar");
+        // A new stack has no rows yet: the page says so, and rows appear as the engine reports hosts.
+        await page.waitForFunction(() => /no stage has run on this stack yet/.test(document.querySelector("#summary")?.textContent ?? ""));
+        await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+        const [canary] = cohortFor(10, names(), sha("v2"));
+        await page.type("#commit", sha("v2"));
+        await page.click("#btn-release");
+        await waitStatus(canary, "updating");
+        await shot("1-canary-updating");
+        const second = await api("POST", "/api/retry", {});
+        assert.deepStrictEqual([second.status, JSON.parse(second.body).error], [409, JSON.parse(second.body).error]);
+        assert.match(JSON.parse(second.body).error, /^a release started at .* is still running; one run at a time$/);
+        await waitStatus(canary, "success");
+        await idle();
+        assert.strictEqual(await page.$eval("#progress-text", (p) => p.textContent), "1 / 1", "the stage's progress bar counts the canary");
+        await shot("2-canary-success");
+        assert.strictEqual(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, "the page was reloaded");
+        assert.strictEqual((await hostTruth(status.hosts.find((h) => h.name === canary)!)).head, sha("v2"));
+        // The view that follows the run shows the version as the operator reads it: tag and short SHA.
+        await page.waitForFunction((h, want) => document.querySelector(`tr[data-host="${h}"] td.current`)?.textContent === want, { timeout: 30000 }, canary, `v2 ${sha("v2").slice(0, 12)}`);
+    });
+
+    it("a run started from the CLI holds the stack lock: the console's trigger is refused with 409", async () => {
+        const cliRun = t.stack.up();
+        // The file backend's lock: present from the moment the CLI's update holds the stack.
+        const locks = path.join(t.env.PULUMI_BACKEND_URL.replace(/^file:\/\//, ""), ".pulumi", "locks");
+        const held = () => fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json"));
+        for (let i = 0; i < 600 && !held(); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(held(), "the CLI's update never took the stack lock");
+        const r = await api("POST", "/api/refresh", {});
+        await cliRun;
+        assert.deepStrictEqual([r.status, JSON.parse(r.body).error], [409, "the stack is locked by another update (a pulumi command running elsewhere); try again when it has finished"]);
+    });
+
+    it("a bad release shows rolled_back and the halted banner; advancing it is refused on the page", async () => {
+        const [canary] = cohortFor(10, names(), sha("crash-start"));
+        await page.$eval("#commit", (i) => ((i as HTMLInputElement).value = ""));
+        await page.type("#commit", sha("crash-start"));
+        await page.click("#btn-release");
+        await waitStatus(canary, "rolled_back");
+        await page.waitForFunction(() => /^Rollout halted\./.test(document.querySelector("#banner")?.textContent ?? ""), { timeout: 300000 });
+        await idle();
+        await shot("3-halted");
+        assert.match(await page.$eval("#banner", (b) => b.textContent ?? ""), /^Rollout halted\. release \w{12} at 10%: 0\/1 hosts succeeded; ROLLOUT HALTED, failed: .* To go on, either fix forward/);
+        await page.$eval("#percent", (i) => ((i as HTMLInputElement).value = ""));
+        await page.type("#percent", "50");
+        await page.click("#btn-advance");
+        await page.waitForFunction(() => /^advance failed: /.test(document.querySelector("#message")?.textContent ?? ""), { timeout: 300000 });
+        await shot("4-advance-refused");
+        assert.match(await page.$eval("#message", (m) => m.textContent ?? ""), /is halted: the 10% stage failed on 1 of 1 hosts .* Refusing to advance to 50%; no host was touched/);
+        assert.strictEqual(await statusOf(canary), "rolled_back");
+    });
+
+    it("npm run status prints the rows the hosts really run", async () => {
+        const r = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "operator", "statusCli.ts"), "--stack", "console", "--dir", t.dir, "--repo", status.repoUrl],
+            { cwd: REPO_ROOT, env: { ...process.env, ...t.env }, encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        for (const h of status.hosts) {
+            const truth = await hostTruth(h);
+            const line = r.stdout.split("\n").find((l) => l.startsWith(`${h.name} `)) ?? "";
+            const managed = !/not managed yet/.test(line);
+            if (managed) {
+                assert.ok(line.includes(truth.head.slice(0, 12)), `${h.name} runs ${truth.head}, the table says: ${line}`);
+            } else {
+                assert.strictEqual(truth.head, sha("v1"), `${h.name} is not managed yet but runs ${truth.head}`);
+            }
+        }
+        assert.match(r.stdout, /rollout: release \w{12} at 10%: 0\/1 hosts succeeded; ROLLOUT HALTED/);
+    });
+
+    it("never sends key material or the passphrase: page, API answers, event stream and server log", async () => {
+        const key = fs.readFileSync(status.privateKeyPath, "utf8");
+        const keyBody = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+        const seen = [(await api("GET", "/")).body, (await api("GET", "/api/fleet")).body, await page.content(), streamed.join(""), serverLog.join("\n")];
+        assert.ok(streamed.join("").includes('"kind":"host"'), "the raw event stream was read");
+        for (const [i, text] of seen.entries()) {
+            assert.ok(!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text), `a PEM header reached the browser side (#${i})`);
+            for (let k = 0; k + 40 <= keyBody.length; k += 40) {
+                assert.ok(!text.includes(keyBody.slice(k, k + 40)), `part of the private key reached the browser side (#${i})`);
+            }
+            assert.ok(!text.includes(t.env.PULUMI_CONFIG_PASSPHRASE), `the passphrase reached the browser side (#${i})`);
+            assert.ok(!text.includes(c.token), `the console token is in #${i}`);
+        }
+        assert.ok(serverLog.some((l) => /^POST \/api\/release 202$/.test(l)) && serverLog.some((l) => /^GET \/ 401$/.test(l)), serverLog.join("\n"));
+    });
+});

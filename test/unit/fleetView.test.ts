@@ -1,0 +1,38 @@
+import * as assert from "assert";
+import { fleetView, formatFleetView, versionLabel } from "../../operator/fleetView";
+
+const A = "a".repeat(40);
+const B = "b".repeat(40);
+const rec = (over: Record<string, unknown>) => ({
+    currentVersion: A, previousVersion: B, targetVersion: A, updateStatus: "success", lastUpdateAt: "2026-11-23T12:00:00.000Z", error: "", attempt: 1, managed: true, ...over,
+});
+const rollout = { release: A, percent: 10, cohortSize: 2, attempted: 2, succeeded: 1, rolledBack: 1, failed: 1, failedHosts: ["vps-2"], failureRate: 0.5, threshold: 0.3, halted: true };
+
+describe("the operator's fleet view (status table)", () => {
+    it("shows one row per VPS with tags beside short SHAs, and the halted rollout with its ways forward", () => {
+        const view = fleetView({
+            fleet: { "vps-2": rec({ currentVersion: B, updateStatus: "rolled_back", error: "verify failed (exit 1): rachel8 is failed after restart; rolled back to " + B }), "vps-1": rec({}), "vps-3": rec({ managed: false, currentVersion: "", targetVersion: "", previousVersion: "", updateStatus: "idle", lastUpdateAt: "" }) },
+            rollout,
+        }, { [A]: "v3", [B]: "v2" });
+        assert.deepStrictEqual(view.rows.map((r) => [r.host, r.current, r.target, r.status]), [
+            ["vps-1", `v3 ${A.slice(0, 12)}`, `v3 ${A.slice(0, 12)}`, "success"],
+            ["vps-2", `v2 ${B.slice(0, 12)}`, `v3 ${A.slice(0, 12)}`, "rolled_back"],
+            ["vps-3", "", "", "not managed yet"],
+        ]);
+        const text = formatFleetView(view, 40);
+        const lines = text.split("\n");
+        assert.match(lines[0], /^host\s+current\s+previous\s+target\s+status\s+last update\s+error$/);
+        assert.match(lines[3], /^vps-2\s+v2 bbbbbbbbbbbb\s+v2 bbbbbbbbbbbb\s+v3 aaaaaaaaaaaa\s+rolled_back\s+2026-11-23 12:00:00\s+verify failed \(exit 1\): rachel8 is fail…$/);
+        assert.ok(text.includes("rollout: release aaaaaaaaaaaa at 10%: 1/2 hosts succeeded; ROLLOUT HALTED, failed: vps-2"), text);
+        assert.ok(text.includes("stage 10%, cohort 2: 1 succeeded, 1 rolled back, 1 failed; HALTED"), text);
+        assert.ok(text.includes("retry the 10% stage (pulumi config set rachel-fleet:rolloutPercent 10)"), text);
+    });
+
+    it("says so on a stack that never ran, and shows a refused advance with the re-check's words", () => {
+        assert.ok(formatFleetView(fleetView({})).includes("rollout: no stage has run on this stack yet"));
+        const refused = fleetView({ fleet: {}, rollout: { ...rollout, refusal: "the re-check of release aaaaaaaaaaaa before 50% found: vps-1 rachel8 is inactive." } });
+        assert.strictEqual(refused.rollout!.verdict, "release aaaaaaaaaaaa at 10%: advance refused by the re-check");
+        assert.match(refused.rollout!.refusal, /^the re-check of release aaaaaaaaaaaa before 50% found: vps-1 rachel8 is inactive\. To go on/);
+        assert.strictEqual(versionLabel(""), "");
+    });
+});
