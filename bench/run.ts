@@ -72,6 +72,7 @@ function summaryRows(results: any): string[] {
     return [
         ...results.stage.map((x: any) => `stage    ${x.hosts} hosts (${x.runner}): pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; state ${kib(x.bytesPerHost)} per host (${kib(x.exportBytesPerHost)} as exported), provider code ≤ ${x.maxProviderCodeBytes} B, ${x.loginsPerHost.toFixed(1)} SSH logins per host`),
         ...results.verify.map((x: any) => `verify   ${x.hosts} hosts: restart→verified ${x.restartToVerifiedSeconds.toFixed(2)}s / settle ${x.settleSeconds}s = ${x.ratio.toFixed(2)}×`),
+        ...(results.recheck ?? []).map((x: any) => `recheck  ${x.hosts} hosts: the stage repeated (each host re-checked, none updated) ${x.pulumiSeconds.toFixed(1)}s / the same readings over plain SSH ${x.floorSeconds.toFixed(2)}s = ${x.ratio.toFixed(1)}×`),
         ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; ${x.observedPeak} hosts updating at once`),
         ...results.runnerState.map((x: any) => (x.skipped ? `runner   ${x.runner}: not measured (${x.skipped})` : `runner   ${x.runner}: state ${kib(x.bytesPerHost)} per host (${x.hosts} hosts), provider code ≤ ${x.maxProviderCodeBytes} B`)),
         ...sc.map((x: any) => `scale    ${x.hosts} hosts: preview ${x.previewSeconds.toFixed(1)}s ${x.previewPeakRssMb.toFixed(0)}MB; no-op up ${x.noopSeconds.toFixed(1)}s; changing stage ${x.changeSeconds.toFixed(1)}s; state ${x.stateMiB.toFixed(2)} MiB (${kib(x.bytesPerHost)} per host)`),
@@ -80,7 +81,7 @@ function summaryRows(results: any): string[] {
 }
 
 async function main() {
-    const results: any = { when: new Date().toISOString(), smoke, machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) }, settleSeconds: SETTLE, stage: [], verify: [], scale: [], parallel: [], runnerState: [] };
+    const results: any = { when: new Date().toISOString(), smoke, machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) }, settleSeconds: SETTLE, stage: [], verify: [], recheck: [], scale: [], parallel: [], runnerState: [] };
     for (const n of sizes) {
         lab("up", "--hosts", String(n));
         try {

@@ -7,6 +7,8 @@ import { labStackConfig } from "../lab/labProject";
 import { LabStatus } from "../lab/labStatus";
 import { hostPaths } from "../lab/paths";
 import { runOnHost } from "../lab/sshExec";
+import { recheckHost } from "../lifecycle/recheck";
+import { healthUrlFor } from "../lifecycle/script";
 import { floorUpdate } from "./floor";
 import { BenchStack, newStack, stateFigures } from "./stacks";
 
@@ -70,6 +72,27 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
     return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])) };
 }
 
+/**
+ * The price of the promotion re-check: the same stage again (every host on the release, so
+ * each is re-checked and none updated) against the same read-only readings over plain SSH,
+ * 16 at a time as the program reads them.
+ */
+async function recheckCost(c: StageContext) {
+    const started = process.hrtime.bigint();
+    const readings = await mapLimit(c.status.hosts, 16, (h) =>
+        recheckHost({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: c.key, connectTimeout: 5 }, c.app, healthUrlFor(c.app, h.host)));
+    const floorSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (readings.some((r) => !r.reachable)) {
+        throw new Error(`the re-check floor could not read every host: ${readings.filter((r) => !r.reachable).map((r) => r.reason).join("; ")}`);
+    }
+    const up = await c.s.up(5);
+    const rollout = JSON.parse(c.s.cli("stack", "output", "rollout", "--json").stdout);
+    if (up.code !== 0 || rollout.attempted !== 0) {
+        throw new Error(`the repeated stage (N=${c.n}) failed or updated ${rollout.attempted} hosts:\n${up.output.slice(-3000)}`);
+    }
+    return { hosts: c.n, floorSeconds, pulumiSeconds: up.seconds, ratio: up.seconds / floorSeconds };
+}
+
 /** The stage at maxParallel 5 against the floor, and (for the largest size) every parallelism. */
 export async function stageCost(n: number, status: LabStatus, results: any, opts: { reps: number; parallel: number[]; largest: boolean }) {
     const app: AppSettings = { ...DEFAULTS, repoUrl: status.repoUrl, healthUrl: status.healthUrlTemplate, settleSeconds: SETTLE, connectTimeout: 5 };
@@ -91,6 +114,9 @@ export async function stageCost(n: number, status: LabStatus, results: any, opts
                 perHostSeconds: { ...perHost, engineOverhead: (up.seconds - floor.seconds) / Math.ceil(n / 5) }, perStepSeconds: perStep,
             });
             results.verify.push({ hosts: n, rep: r, settleSeconds: SETTLE, restartToVerifiedSeconds: perStep.verify, ratio: perStep.verify / SETTLE });
+            const rc = await recheckCost(c);
+            results.recheck.push({ ...rc, rep: r });
+            log(`re-check N=${n} rep ${r}: repeated stage ${rc.pulumiSeconds.toFixed(1)}s, ${n} plain SSH readings ${rc.floorSeconds.toFixed(1)}s`);
             log(`stage N=${n} rep ${r}: floor ${floor.seconds.toFixed(1)}s, pulumi up ${up.seconds.toFixed(1)}s, ratio ${(up.seconds / floor.seconds).toFixed(2)}, ` +
                 `${(state.bytesPerHost / 1024).toFixed(1)} KiB state per host, ${up.loginsPerHost.toFixed(1)} SSH logins per host`);
         }

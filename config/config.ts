@@ -170,7 +170,7 @@ function parseSshPrivateKey(raw: RawConfig, ctx: ParseContext): string | undefin
     if (sshPrivateKey !== undefined && !ctx.secretKeys.has("sshPrivateKey")) {
         throw new ConfigError(
             `${ctx.ns}:sshPrivateKey is stored in plaintext; a private key must be a secret. ` +
-                `Fix: pulumi config set --secret ${ctx.ns}:sshPrivateKey < ~/.ssh/fleet_ed25519`,
+                `Fix: pulumi config set --secret ${ctx.ns}:sshPrivateKey < ~/.ssh/rachel_fleet_ed25519`,
         );
     }
     return sshPrivateKey;
@@ -196,7 +196,7 @@ function checkFleetMembers(ns: string, hosts: HostSpec[], hetzner: HetznerSettin
         const h = hosts.find((x) => x.privateKey === undefined)!;
         throw new ConfigError(
             `host ${JSON.stringify(h.name)} has no private key and ${ns}:sshPrivateKey is missing. ` +
-                `Fix: pulumi config set --secret ${ns}:sshPrivateKey < ~/.ssh/fleet_ed25519`,
+                `Fix: pulumi config set --secret ${ns}:sshPrivateKey < ~/.ssh/rachel_fleet_ed25519`,
         );
     }
 }

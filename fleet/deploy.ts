@@ -96,12 +96,25 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
         changing.forEach((n, i) => (records[n] = pulumi.output(done[i])));
     }
     const names = members.map((m) => m.name).sort();
-    // A refused advance marks the hosts its re-check found otherwise as failed: the next up of the stage retries them.
-    const found = refused?.recheck ?? {};
-    const recorded = (n: string, r: HostRecord): HostRecord => (found[n] ? { ...r, updateStatus: "failed", error: `re-check before ${cfg.rolloutPercent}%: ${found[n]}` } : r);
+    const recorded = (n: string, r: HostRecord) => recordOf(r, plan.hosts[n], ledger.hosts[n], refused?.recheck?.[n], cfg.rolloutPercent);
     const fleet = pulumi.all(names.map((n) => records[n])).apply((rs) => Object.fromEntries(names.map((n, i) => [n, recorded(n, rs[i])])) as Record<string, HostRecord>);
     const rollout = refused ? pulumi.output(refused) : fleet.apply((rs) => reportVerdict(cfg, plan, changing, rs, ledger));
     return { fleet, rollout, plan };
+}
+
+/**
+ * A host's record as the `fleet` output shows it: as its version resource has it, except
+ * that a failure the program learned outside that resource sticks: the re-check refusing
+ * an advance marks the host failed, and while the host is held (not updated since) it stays
+ * failed, so the next up of its stage retries it.
+ */
+function recordOf(r: HostRecord, p: HostPlan, previous: HostRecord | undefined, recheck: string | undefined, percent: number): HostRecord {
+    if (recheck) {
+        return { ...r, updateStatus: "failed", error: `re-check before ${percent}%: ${recheck}` };
+    }
+    const stillKnownFailed = p.mode === "hold" && previous?.updateStatus === "failed" && r.updateStatus === "success" &&
+        previous.targetVersion === r.targetVersion && previous.attempt === r.attempt;
+    return stillKnownFailed ? { ...r, updateStatus: "failed", error: previous.error } : r;
 }
 
 /**

@@ -31,7 +31,10 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; 
     return r;
 }
 const lab = (...args: string[]) => run(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT });
-const pulumi = (...args: string[]) => run("pulumi", [...args, "--stack", STACK], { allowFail: true });
+// The per-stage table replaces the outputs diff an up would print (hundreds of lines).
+const pulumi = (...args: string[]) => run("pulumi", [...args, ...(args[0] === "up" ? ["--suppress-outputs"] : []), "--stack", STACK], { allowFail: true });
+/** `npm run demo -- --keep`: leave the lab and the stack up, and say how to open the console on them. */
+const KEEP = process.argv.includes("--keep");
 
 /** The operator's table, as `npm run status -- --repo <origin>` prints it. */
 function table(status: LabStatus) {
@@ -112,18 +115,40 @@ function main() {
             throw new Error("the regressed canary did not stop the advance");
         }
 
-        say("fixing forward: v3 at 10% (settle back to 3 s)");
-        writeStackConfig(dir, STACK, { targetCommit: status.releases.v3, rolloutPercent: 10, settleSeconds: 3 });
-        if (pulumi("up", "--yes", "--skip-preview").status !== 0) {
-            throw new Error("the fix forward failed");
+        for (const percent of [10, 100]) {
+            say(`fixing forward: v3 at ${percent}%${percent === 10 ? " (settle back to 3 s)" : ", after the bake: every host, the broken canary included"}`);
+            writeStackConfig(dir, STACK, { targetCommit: status.releases.v3, rolloutPercent: percent, settleSeconds: 3 });
+            if (percent > 10) {
+                sleepSeconds(BAKE + 1, "the bake");
+            }
+            if (pulumi("up", "--yes", "--skip-preview").status !== 0) {
+                throw new Error(`the fix forward failed at ${percent}%`);
+            }
+            table(status);
         }
-        table(status);
-        say("done: v2 everywhere but the canary, which runs v3; the bad releases never got past their canaries");
+        say("done: every host runs v3; neither bad release got past its canary");
     } finally {
-        say("tearing the lab down");
-        lab("down");
-        fs.rmSync(root, { recursive: true, force: true });
+        if (KEEP) {
+            keepForConsole(status);
+        } else {
+            say("tearing the lab down");
+            lab("down");
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     }
+}
+
+/** Writes the stack's environment to a file only root reads (the passphrase is never printed) and says how to use it. */
+function keepForConsole(status: LabStatus) {
+    const envFile = path.join(root, "env.sh");
+    const vars = ["PATH", "PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"];
+    fs.writeFileSync(envFile, vars.map((v) => `export ${v}='${env[v] ?? ""}'\n`).join(""), { mode: 0o600 });
+    say("kept: the lab and the demo stack are still up");
+    process.stdout.write(
+        `  open the console:  source ${envFile} && npm run console -- --stack ${STACK} --dir ${dir} --repo ${status.repoUrl}\n` +
+            `  the status table:  source ${envFile} && npm run status -- --stack ${STACK} --dir ${dir} --repo ${status.repoUrl}\n` +
+            `  tear it down:      npm run lab -- down && rm -rf ${root}\n`,
+    );
 }
 
 try {

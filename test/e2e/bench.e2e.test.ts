@@ -26,6 +26,9 @@ describe("npm run bench -- --smoke", function () {
                 assert.ok(st.bytesPerHost > 0 && st.maxProviderCodeBytes > 0 && st.maxProviderCodeBytes <= 2048, JSON.stringify(st));
                 assert.ok(st.loginsPerHost >= 3 && st.loginsPerHost < 4, `each updated host should see 3 SSH logins (read, step, record): ${st.loginsPerHost}`);
             }
+            // The re-check's price: a repeated stage re-reads every host and updates none.
+            assert.ok(res.recheck.length >= 1 && res.recheck.every((x: any) => x.hosts === 3 && x.floorSeconds > 0 && x.pulumiSeconds > x.floorSeconds), JSON.stringify(res.recheck));
+            assert.match(r.stdout, /recheck +3 hosts: the stage repeated \(each host re-checked, none updated\) [0-9.]+s/);
             assert.strictEqual(res.runnerState.length, 1, JSON.stringify(res.runnerState));
             assert.deepStrictEqual(res.scale.map((s: any) => s.hosts), [5, 10]);
             // Every host is held in a no-op up: no resource may change.

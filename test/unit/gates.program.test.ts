@@ -61,6 +61,10 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
             assert.deepStrictEqual(outputs.changing, []);
             // The next advance is refused as a halt; a retry of 10% updates the canary again.
             await assert.rejects(runProgram(labConfig(10, { rolloutPercent: "50", ...noBake }), { previousOutputs: asPrevious(outputs) }), /is halted: the re-check/);
+            // A new release whose canary is another host holds this one: it stays failed, not success.
+            const other = await runProgram(labConfig(10, { targetCommit: SHA_B, rolloutPercent: "10", ...noBake }), { previousOutputs: asPrevious(outputs) });
+            assert.ok(!other.outputs.cohort.includes(canary), "this check needs the other release to have another canary");
+            assert.deepStrictEqual([other.outputs.fleet[canary].updateStatus, other.outputs.fleet[canary].error], ["failed", "re-check before 50%: rachel8 is inactive"]);
             const retry = await runProgram(labConfig(10, { rolloutPercent: "10", ...noBake }), { previousOutputs: asPrevious(outputs) });
             assert.deepStrictEqual([retry.outputs.changing, retry.outputs.fleet[canary].attempt, retry.outputs.rollout.halted], [[canary], 2, false]);
         }
