@@ -63,12 +63,18 @@ export async function gateStage(cfg: FleetConfig, members: FleetMember[], ledger
         }
         const override = decision.refused ? " Advancing anyway because rachel-fleet:overrideHalt is true." : "";
         (Object.keys(unreachable).length || decision.refused ? pulumi.log.warn : pulumi.log.info)(decision.message + override);
-    } else {
-        for (const [n, f] of Object.entries(findings)) {
-            if (f.kind !== "ok") {
-                pulumi.log.warn(`${n}: the ledger has it on ${release.slice(0, 12)}, but it ${f.why}; updating it again in this stage.`);
-            }
-        }
+        return { plan: redoFindings(plan, findings), unreachable };
     }
-    return { plan: redoFindings(plan, findings), unreachable };
+    // Outside a promotion only what was seen is acted on: a host found otherwise (drift) is
+    // updated again; one that could not be read is left as the ledger has it, said once.
+    const regressed = Object.fromEntries(Object.entries(findings).filter(([, f]) => f.kind === "regressed"));
+    for (const [n, f] of Object.entries(regressed)) {
+        pulumi.log.warn(`${n}: the ledger has it on ${release.slice(0, 12)}, but it ${(f as { why: string }).why}; updating it again in this stage.`);
+    }
+    const unread = Object.keys(unreachable);
+    if (unread.length) {
+        const named = unread.slice(0, 10).map((n) => `${n} (${unreachable[n].replace(/^could not be read: /, "")})`).join(", ");
+        pulumi.log.warn(`${unread.length} host(s) the ledger has on ${release.slice(0, 12)} could not be re-checked and are left as they are: ${named}${unread.length > 10 ? ", …" : ""}.`);
+    }
+    return { plan: redoFindings(plan, regressed), unreachable: {} };
 }

@@ -31,7 +31,7 @@ function row(host) {
   let tr = document.querySelector('tr[data-host="' + CSS.escape(host) + '"]');
   if (!tr) {
     tr = document.createElement("tr"); tr.dataset.host = host;
-    for (const c of ["host", "current", "previous", "target", "status", "step", "last", "error"]) { const td = document.createElement("td"); td.className = c; tr.appendChild(td); }
+    for (const c of ["host", "current", "previous", "target", "status", "step", "marker", "last", "error"]) { const td = document.createElement("td"); td.className = c; tr.appendChild(td); }
     tr.querySelector(".host").textContent = host; $("#fleet tbody").appendChild(tr);
   }
   return tr;
@@ -43,7 +43,7 @@ function render(view) {
     const tr = row(r.host);
     tr.querySelector(".current").textContent = r.current; tr.querySelector(".previous").textContent = r.previous;
     tr.querySelector(".target").textContent = r.target; tr.querySelector(".last").textContent = r.lastUpdate;
-    tr.querySelector(".error").textContent = r.error; setStatus(tr, r.status);
+    tr.querySelector(".error").textContent = r.error; tr.querySelector(".marker").textContent = r.marker; setStatus(tr, r.status);
   }
   const r = view.rollout;
   $("#summary").textContent = r ? r.verdict + "  (stage " + r.percent + "%, cohort " + r.cohortSize + ": " + r.succeeded + " succeeded, " + r.rolledBack + " rolled back, " + r.failed + " failed)" : "no stage has run on this stack yet";
@@ -98,7 +98,7 @@ export function consolePage(): string {
 </div>
 <div id="message"></div>
 <div><progress id="progress" value="0" max="1"></progress> <span id="progress-text"></span></div>
-<table id="fleet"><thead><tr><th>host</th><th>current</th><th>previous</th><th>target</th><th>status</th><th>step</th><th>last update</th><th>error</th></tr></thead><tbody></tbody></table>
+<table id="fleet"><thead><tr><th>host</th><th>current</th><th>previous</th><th>target</th><th>status</th><th>step</th><th>update marker</th><th>last update</th><th>error</th></tr></thead><tbody></tbody></table>
 <ul id="log"></ul>
 <script>${SCRIPT}</script>
 </body></html>

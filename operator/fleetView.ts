@@ -16,6 +16,8 @@ export interface HostRow {
     status: string;
     lastUpdate: string;
     error: string;
+    /** The update marker as the last refresh found it: "updating since …", "stale marker since …", or empty. */
+    marker: string;
 }
 
 export interface RolloutView {
@@ -53,8 +55,28 @@ function rolloutView(r: RolloutSummary): RolloutView {
     };
 }
 
-/** The view of a stack's outputs (whatever they hold: nothing, on a new stack). */
-export function fleetView(outputs: { fleet?: unknown; rollout?: unknown }, tags: Record<string, string> = {}): FleetView {
+/**
+ * An update marker (lifecycle/steps.ts, prepare) as an operator reads it: fresh while its
+ * staleAfterEpoch lies ahead (an update runs), stale after (an update was interrupted).
+ */
+export function markerLabel(markerJson: string | undefined, nowEpoch: number): string {
+    if (!markerJson) {
+        return "";
+    }
+    try {
+        const m = JSON.parse(markerJson) as { since?: string; staleAfterEpoch?: number };
+        const since = (m.since ?? "?").replace("T", " ").replace(/Z$/, " UTC");
+        return typeof m.staleAfterEpoch === "number" && m.staleAfterEpoch > nowEpoch ? `updating since ${since}` : `stale marker since ${since}`;
+    } catch {
+        return "unreadable marker";
+    }
+}
+
+/**
+ * The view of a stack's outputs (whatever they hold: nothing, on a new stack), with the
+ * markers the last refresh found (host → marker JSON) when given.
+ */
+export function fleetView(outputs: { fleet?: unknown; rollout?: unknown }, tags: Record<string, string> = {}, markers: Record<string, string> = {}, nowEpoch = Date.now() / 1000): FleetView {
     const ledger = ledgerFromOutputs(outputs.fleet, outputs.rollout);
     const rows = Object.keys(ledger.hosts).sort().map((host) => {
         const r: HostRecord = ledger.hosts[host];
@@ -66,6 +88,7 @@ export function fleetView(outputs: { fleet?: unknown; rollout?: unknown }, tags:
             status: r.managed ? r.updateStatus : "not managed yet",
             lastUpdate: r.lastUpdateAt ? r.lastUpdateAt.replace("T", " ").slice(0, 19) : "",
             error: r.error,
+            marker: markerLabel(markers[host], nowEpoch),
         };
     });
     return { rows, rollout: ledger.rollout ? rolloutView(ledger.rollout) : undefined };

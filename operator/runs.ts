@@ -1,5 +1,6 @@
 import { ConcurrentUpdateError, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseStageRequest } from "../config/config";
+import { VERSION_TYPE } from "../providers/types";
 import { ledgerFromOutputs } from "../stages/ledger";
 import { planStage } from "../stages/plan";
 import { FleetView, fleetView } from "./fleetView";
@@ -62,8 +63,21 @@ export class FleetRuns {
         return { fleet: o.fleet?.value, rollout: o.rollout?.value };
     }
 
+    /** Host → update marker, as the last `pulumi refresh` recorded it in each version record. */
+    private async markers(): Promise<Record<string, string>> {
+        const state = await (await this.open()).exportStack();
+        const out: Record<string, string> = {};
+        for (const r of (state.deployment?.resources ?? []) as { type: string; outputs?: { spec?: { hostName?: string }; marker?: string } }[]) {
+            if (r.type === VERSION_TYPE && r.outputs?.marker && r.outputs.spec?.hostName) {
+                out[r.outputs.spec.hostName] = r.outputs.marker;
+            }
+        }
+        return out;
+    }
+
     async view(): Promise<FleetView & { running?: RunState }> {
-        return { ...fleetView(await this.outputs(), this.tags), running: this.running };
+        const [outputs, markers] = await Promise.all([this.outputs(), this.markers()]);
+        return { ...fleetView(outputs, this.tags, markers), running: this.running };
     }
 
     /** The commit and percentage the action asks for, checked with the program's messages (throws ConfigError). */

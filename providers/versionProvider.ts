@@ -43,12 +43,15 @@ async function refreshed(props: VersionState): Promise<VersionState> {
         return { ...props, serviceState: "unreachable" };
     }
     const drifted = r.head !== props.targetVersion && props.updateStatus === "success";
+    // The recorded status stays what the attempt ended with; an update marker (an update
+    // running now, or one interrupted) is shown beside it, for the console to judge fresh or stale.
+    const { marker: _old, ...rest } = props;
     return {
-        ...props,
+        ...rest,
         currentVersion: r.head,
         serviceState: r.serviceState,
-        updateStatus: r.marker ? "updating" : props.updateStatus,
         error: drifted ? `drift: the VPS runs ${r.head}, not ${props.targetVersion}` : props.error,
+        ...(r.marker ? { marker: r.marker } : {}),
     };
 }
 

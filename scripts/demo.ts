@@ -134,6 +134,7 @@ function main() {
             say("tearing the lab down");
             lab("down");
             fs.rmSync(root, { recursive: true, force: true });
+            process.stdout.write("\nTo keep the lab up and look at it in the console (npm run console), run: npm run demo -- --keep\n");
         }
     }
 }

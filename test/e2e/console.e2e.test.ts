@@ -11,6 +11,7 @@ import { LabStatus, readLabStatus } from "../../lab/labStatus";
 import { REPO_ROOT } from "../../lab/paths";
 import { RunningConsole, startConsole } from "../../operator/console";
 import { tagsOf } from "../../operator/stackAccess";
+import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { hostTruth } from "../lab/hostTruth";
 import { lab } from "./labFixture";
@@ -50,6 +51,23 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         page.waitForFunction((h, w) => document.querySelector(`tr[data-host="${h}"] td.status`)?.textContent === w, { timeout, polling: 100 }, host, want);
     const idle = () => page.waitForFunction(() => !/running|…/.test(document.querySelector("#message")?.textContent ?? ""), { timeout: 300000, polling: 200 });
     const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+    /** `npm run status` for the test stack, each row checked against what its host runs. */
+    const assertStatusTable = async (verdict: RegExp) => {
+        const r = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "operator", "statusCli.ts"), "--stack", "console", "--dir", t.dir, "--repo", status.repoUrl],
+            { cwd: REPO_ROOT, env: { ...process.env, ...t.env }, encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        for (const h of status.hosts) {
+            const truth = await hostTruth(h);
+            const line = r.stdout.split("\n").find((l) => l.startsWith(`${h.name} `)) ?? "";
+            if (/not managed yet/.test(line)) {
+                assert.strictEqual(truth.head, sha("v1"), `${h.name} is not managed yet but runs ${truth.head}`);
+            } else {
+                assert.ok(line.includes(truth.head.slice(0, 12)), `${h.name} runs ${truth.head}, the table says: ${line}`);
+            }
+        }
+        assert.match(r.stdout, verdict);
+    };
 
     before(async () => {
         assert.ok(fs.existsSync(CHROMIUM), `the console's browser tests need Debian's chromium at ${CHROMIUM} (apt-get install chromium; scripts/setup.sh installs it)`);
@@ -111,6 +129,7 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         await shot("2-canary-success");
         assert.strictEqual(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, "the page was reloaded");
         assert.strictEqual((await hostTruth(status.hosts.find((h) => h.name === canary)!)).head, sha("v2"));
+        await assertStatusTable(/rollout: release \w{12} at 10%: 1\/1 hosts succeeded\./);
         // The view that follows the run shows the version as the operator reads it: tag and short SHA.
         await page.waitForFunction((h, want) => document.querySelector(`tr[data-host="${h}"] td.current`)?.textContent === want, { timeout: 30000 }, canary, `v2 ${sha("v2").slice(0, 12)}`);
     });
@@ -148,21 +167,28 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         assert.strictEqual(await statusOf(canary), "rolled_back");
     });
 
-    it("npm run status prints the rows the hosts really run", async () => {
-        const r = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(REPO_ROOT, "operator", "statusCli.ts"), "--stack", "console", "--dir", t.dir, "--repo", status.repoUrl],
-            { cwd: REPO_ROOT, env: { ...process.env, ...t.env }, encoding: "utf8" });
-        assert.strictEqual(r.status, 0, r.stderr);
-        for (const h of status.hosts) {
-            const truth = await hostTruth(h);
-            const line = r.stdout.split("\n").find((l) => l.startsWith(`${h.name} `)) ?? "";
-            const managed = !/not managed yet/.test(line);
-            if (managed) {
-                assert.ok(line.includes(truth.head.slice(0, 12)), `${h.name} runs ${truth.head}, the table says: ${line}`);
-            } else {
-                assert.strictEqual(truth.head, sha("v1"), `${h.name} is not managed yet but runs ${truth.head}`);
-            }
+    it("npm run status prints the rows the hosts really run after each stage", async () => {
+        await assertStatusTable(/rollout: release \w{12} at 10%: 0\/1 hosts succeeded; ROLLOUT HALTED/);
+    });
+
+    it("a refresh shows a fresh update marker as updating and an old one as stale", async () => {
+        // The two canaries: the hosts with version records for refresh to read.
+        const [fresh, stale] = [cohortFor(10, names(), sha("v2"))[0], cohortFor(10, names(), sha("crash-start"))[0]].map((n) => status.hosts.find((h) => h.name === n)!);
+        assert.notStrictEqual(fresh.name, stale.name);
+        const now = Math.floor(Date.now() / 1000);
+        const marker = (since: number, staleAfter: number) =>
+            `mkdir -p ~/.rachel-fleet && printf '%s' '{"since":"${new Date(since * 1000).toISOString().slice(0, 19)}Z","epoch":${since},"staleAfterEpoch":${staleAfter},"target":"x","attempt":"x-1"}' > ~/.rachel-fleet/updating`;
+        await runOnHost(fresh, marker(now, now + 3600));
+        await runOnHost(stale, marker(now - 7200, now - 3600));
+        try {
+            await page.click("#btn-refresh");
+            await page.waitForFunction((a, b) => /^updating since /.test(document.querySelector(`tr[data-host="${a}"] td.marker`)?.textContent ?? "") &&
+                /^stale marker since /.test(document.querySelector(`tr[data-host="${b}"] td.marker`)?.textContent ?? ""), { timeout: 120000, polling: 200 }, fresh.name, stale.name);
+            await shot("5-markers");
+        } finally {
+            await runOnHost(fresh, "rm -f ~/.rachel-fleet/updating");
+            await runOnHost(stale, "rm -f ~/.rachel-fleet/updating");
         }
-        assert.match(r.stdout, /rollout: release \w{12} at 10%: 0\/1 hosts succeeded; ROLLOUT HALTED/);
     });
 
     it("never sends key material or the passphrase: page, API answers, event stream and server log", async () => {

@@ -9,7 +9,7 @@ import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
 import { lab } from "./labFixture";
-import { TestStack, createTestStack } from "./stackHarness";
+import { TestStack, createTestStack, runLog } from "./stackHarness";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,11 +23,11 @@ describe("promotion gates under the real Pulumi engine (10-host lab)", function 
     const truths = async () => Object.fromEntries(await Promise.all(status.hosts.map(async (h) => [h.name, await hostTruth(h)] as const))) as Record<string, HostTruth>;
     const up = (tag: string, percent: number, extra: Record<string, unknown> = {}) => {
         t.configure({ targetCommit: sha(tag), rolloutPercent: percent, bakeSeconds: 0, ...extra });
-        return t.stack.up({ onOutput: (o) => process.stdout.write(o) });
+        return t.stack.up({ onOutput: runLog.write });
     };
     const preview = (tag: string, percent: number, extra: Record<string, unknown> = {}) => {
         t.configure({ targetCommit: sha(tag), rolloutPercent: percent, bakeSeconds: 0, ...extra });
-        return t.stack.preview({ onOutput: (o) => process.stdout.write(o) });
+        return t.stack.preview({ onOutput: runLog.write });
     };
     /** Nothing moved: every host runs what it ran, in the same process, with no marker. */
     const assertUntouched = async (before: Record<string, HostTruth>, why: string) => {
@@ -47,6 +47,9 @@ describe("promotion gates under the real Pulumi engine (10-host lab)", function 
         lab("up", "--hosts", "10");
         status = readLabStatus();
         t = await createTestStack("gates", status, { targetCommit: sha("v2"), rolloutPercent: 10 });
+    });
+    afterEach(function () {
+        runLog.settle(this.currentTest);
     });
     after(async () => {
         await t?.destroy();

@@ -9,11 +9,11 @@ import { LabHost, LabStatus, readLabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
-import { TestStack, createTestStack, opsByHost } from "./stackHarness";
+import { TestStack, createTestStack, opsByHost, runLog } from "./stackHarness";
 import { endStackProcesses } from "../../lab/labProject";
 import { lab } from "./labFixture";
+import { VERSION_TYPE } from "../../providers/types";
 
-const VERSION_TYPE = "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion";
 
 describe("rollouts under the real Pulumi engine (10-host lab)", function () {
     this.timeout(1800000);
@@ -28,7 +28,7 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
     const stage = async (tag: string, percent: number, extra: Record<string, unknown> = {}) => {
         t.configure({ targetCommit: sha(tag), rolloutPercent: percent, ...extra });
         const events: EngineEvent[] = [];
-        const res = await stack.up({ onEvent: (e) => events.push(e), onOutput: (o) => process.stdout.write(o) });
+        const res = await stack.up({ onEvent: (e) => events.push(e), onOutput: runLog.write });
         return { res, events };
     };
     /** Per host, the operations a preview lists; `all` has every operation it lists, whatever the resource. */
@@ -68,6 +68,9 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
             rolloutPercent: 10,
         });
         stack = t.stack;
+    });
+    afterEach(function () {
+        runLog.settle(this.currentTest);
     });
     after(async () => {
         await t?.destroy();

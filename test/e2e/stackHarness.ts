@@ -100,3 +100,21 @@ export function opsByHost(events: EngineEvent[], hostNames: string[]): Record<st
     }
     return out;
 }
+
+/**
+ * The engine's output of the runs in one test, kept and shown only when the test failed:
+ * a passing suite's log stays a list of test names, and a failing test's log shows every
+ * pulumi run it made. Use `runLog.write` as onOutput and `runLog.settle` in afterEach.
+ */
+export const runLog = {
+    chunks: [] as string[],
+    write(o: string): void {
+        runLog.chunks.push(o);
+    },
+    settle(test: Mocha.Test | undefined): void {
+        if (test?.state === "failed" && runLog.chunks.length) {
+            process.stdout.write(`\n----- pulumi output of the failed test "${test.title}" -----\n${runLog.chunks.join("")}\n----- end of pulumi output -----\n`);
+        }
+        runLog.chunks = [];
+    },
+};

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { fleetView, formatFleetView, versionLabel } from "../../operator/fleetView";
+import { fleetView, formatFleetView, markerLabel, versionLabel } from "../../operator/fleetView";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -34,5 +34,15 @@ describe("the operator's fleet view (status table)", () => {
         assert.strictEqual(refused.rollout!.verdict, "release aaaaaaaaaaaa at 10%: advance refused by the re-check");
         assert.match(refused.rollout!.refusal, /^the re-check of release aaaaaaaaaaaa before 50% found: vps-1 rachel8 is inactive\. To go on/);
         assert.strictEqual(versionLabel(""), "");
+    });
+
+    it("tells a fresh update marker (an update runs) from a stale one (an update was interrupted)", () => {
+        const marker = JSON.stringify({ since: "2026-11-23T12:00:00Z", epoch: 1000, staleAfterEpoch: 2000, target: A, attempt: "aaaaaaaaaaaa-1" });
+        assert.strictEqual(markerLabel(marker, 1500), "updating since 2026-11-23 12:00:00 UTC");
+        assert.strictEqual(markerLabel(marker, 2500), "stale marker since 2026-11-23 12:00:00 UTC");
+        assert.strictEqual(markerLabel(undefined, 1500), "");
+        assert.strictEqual(markerLabel("{not json", 1500), "unreadable marker");
+        const view = fleetView({ fleet: { "vps-1": rec({}) } }, {}, { "vps-1": marker }, 1500);
+        assert.strictEqual(view.rows[0].marker, "updating since 2026-11-23 12:00:00 UTC");
     });
 });

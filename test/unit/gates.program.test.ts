@@ -92,4 +92,11 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
         assert.ok(Object.keys(await updating(lenient.registered)).includes(canary), "the unreadable canary is tried again");
         assert.match(advanced.outputs.fleet[canary].error, /could not be read: rachel@127\.0\.1\.\d+:22: unreachable/);
     });
+
+    it("outside a promotion, a host on the release that cannot be read is left as it is, said once (a no-op stays a no-op)", async () => {
+        const fake = { previousOutputs: asPrevious(stage10), unreachable: [canary], registered: [] as Registered[] };
+        const { outputs } = await runProgram(labConfig(10, { rolloutPercent: "10", ...noBake }), fake);
+        assert.deepStrictEqual(await updating(fake.registered), {});
+        assert.deepStrictEqual([outputs.changing, outputs.fleet[canary].updateStatus, outputs.rollout.halted], [[], "success", false]);
+    });
 });
