@@ -40,6 +40,13 @@ export async function scaling(m: number, results: any) {
         if (preview.code !== 0) {
             throw new Error(`pulumi preview of ${m} hosts failed:\n${preview.output.slice(-3000)}`);
         }
+        // A config mistake must be reported as fast as a clean preview finishes.
+        s.configure({ rolloutPercent: 101 });
+        const mistake = await s.preview();
+        s.configure({ rolloutPercent: 100 });
+        if (mistake.code === 0 || !mistake.output.includes("rachel-fleet:rolloutPercent must be a whole number from 1 to 100")) {
+            throw new Error(`a preview with rolloutPercent 101 was not refused with its message:\n${mistake.output.slice(-3000)}`);
+        }
         // The first up creates every resource (all hosts unreachable, so nothing runs on any).
         const create = await s.up();
         if (create.code !== 0) {
@@ -68,7 +75,7 @@ export async function scaling(m: number, results: any) {
         const changed = /(\d+) (updated|created|deleted|replaced)/.exec(noop.output.split("Resources:")[1] ?? "");
         results.scale.push({
             hosts: m, ...state, stateMiB: state.stateBytes / 2 ** 20,
-            previewSeconds: preview.seconds, previewPeakRssMb: preview.peakRssMb,
+            previewSeconds: preview.seconds, previewPeakRssMb: preview.peakRssMb, mistakeSeconds: mistake.seconds,
             firstUpSeconds: create.seconds,
             noopSeconds: noop.seconds, noopPeakRssMb: noop.peakRssMb,
             changeSeconds: change.seconds, changePeakRssMb: change.peakRssMb,

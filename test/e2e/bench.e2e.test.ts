@@ -35,6 +35,7 @@ describe("npm run bench -- --smoke", function () {
             assert.ok(res.scale.every((s: any) => s.noopChanges === "none"), `a no-op up changed resources: ${JSON.stringify(res.scale.map((s: any) => s.noopChangedResources))}`);
             assert.ok(Number.isFinite(res.growth.previewTime));
             assert.ok(res.scale.every((s: any) => s.changeSeconds > 0), JSON.stringify(res.scale));
+            assert.match(r.stdout, /scale +5 hosts: preview [0-9.]+s [0-9]+MB \(a config mistake: [0-9.]+s = [0-9.]+×\)/);
             assert.ok(res.scale[1].stateBytes > res.scale[0].stateBytes, `state did not grow with the fleet: ${JSON.stringify(res.scale.map((s: any) => s.stateBytes))}`);
             assert.match(fs.readFileSync(path.join(out, "latest.svg"), "utf8"), /^<svg/);
             assert.match(fs.readFileSync(path.join(out, "latest-scale.svg"), "utf8"), /^<svg.*changing stage/s);
