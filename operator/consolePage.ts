@@ -12,7 +12,7 @@ table { border-collapse: collapse; width: 100%; margin-top: .8rem; }
 th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #dde1e8; font-variant-numeric: tabular-nums; }
 th { background: #f3f5f8; }
 td.error, #log { color: #8a1c1c; font-size: 12px; }
-td.host, td.current, td.previous, td.target, td.status, td.last { white-space: nowrap; }
+td.host, td.current, td.previous, td.target, td.status, td.marker, td.last { white-space: nowrap; }
 .success { color: #176b2c; font-weight: 600; } .rolled_back, .failed { color: #a01818; font-weight: 600; }
 .updating { color: #8a5a00; font-weight: 600; } .changes { color: #1b4fa0; font-weight: 600; }
 #banner { display: none; background: #fde8e8; border: 1px solid #e0a0a0; padding: .6rem .8rem; margin: .6rem 0; }
