@@ -25,7 +25,7 @@ progress { width: 20rem; vertical-align: middle; }
 
 const SCRIPT = `
 const $ = (s) => document.querySelector(s);
-let running = null, done = 0;
+let running = null, done = 0, previewed = null;
 const short = (s) => s || "";
 function row(host) {
   let tr = document.querySelector('tr[data-host="' + CSS.escape(host) + '"]');
@@ -51,12 +51,17 @@ function render(view) {
   $("#banner").innerHTML = "";
   if (r && r.halted) { const b = document.createElement("strong"); b.textContent = "Rollout halted. "; $("#banner").append(b, r.refusal); }
   if (view.running) { running = view.running.action; $("#message").textContent = "a " + running + " is running"; }
+  // A finished preview's answer stays on the page until the next run.
+  if (previewed) { for (const h of previewed) setStatus(row(h), "will change"); }
 }
 function progress(total) { $("#progress").max = Math.max(total, 1); $("#progress").value = done; $("#progress-text").textContent = done + " / " + total; }
 function onEvent(e) {
-  if (e.kind === "run" && e.state === "started") { running = e.action; done = 0; progress(e.total || 0); $("#log").textContent = ""; $("#message").textContent = e.action + " running"; }
-  else if (e.kind === "run") { $("#message").textContent = e.action + " " + e.state + (e.message ? ": " + e.message : ""); running = null; }
-  else if (e.kind === "host" && e.phase === "updating") { setStatus(row(e.host), running === "preview" ? "will change" : "updating"); }
+  if (e.kind === "run" && e.state === "started") { running = e.action; done = 0; previewed = e.action === "preview" ? new Set() : null; progress(e.total || 0); $("#log").textContent = ""; $("#message").textContent = e.action + " running"; }
+  else if (e.kind === "run") {
+    const answer = previewed && e.state === "finished" ? ": " + previewed.size + " host(s) would change" + (previewed.size ? " (" + [...previewed].sort().join(", ") + ")" : "") : "";
+    $("#message").textContent = e.action + " " + e.state + (e.message ? ": " + e.message : "") + answer; running = null;
+  }
+  else if (e.kind === "host" && e.phase === "updating") { if (previewed) previewed.add(e.host); setStatus(row(e.host), previewed ? "will change" : "updating"); }
   else if (e.kind === "host" && e.phase === "step") { row(e.host).querySelector(".step").textContent = e.text; }
   else if (e.kind === "host" && e.phase === "done") {
     const tr = row(e.host); setStatus(tr, e.status); tr.querySelector(".error").textContent = e.error;

@@ -1,5 +1,6 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { VPS_TYPE } from "../providers/types";
+import { UpdateStatus } from "../stages/ledger";
 import { FleetView } from "./fleetView";
 
 /**
@@ -25,6 +26,7 @@ function hostOf(urn: string): { host: string; part: "vps" | "update" | "version"
 }
 
 const CHANGING = new Set(["create", "update", "replace", "create-replacement"]);
+const STATUSES = new Set<string>(["idle", "updating", "success", "failed", "rolled_back"] satisfies UpdateStatus[]);
 // eslint-disable-next-line no-control-regex
 const plain = (s: string) => s.replace(/<\{%[^%]*%\}>/g, "").replace(/\u001b\[[0-9;]*m/g, "").trim();
 
@@ -38,7 +40,8 @@ export function pageEventsOf(e: EngineEvent): PageEvent[] {
     if (outs && CHANGING.has(outs.op)) {
         const h = hostOf(outs.urn);
         const o = outs.new?.outputs as Record<string, unknown> | undefined;
-        if (h?.part === "version" && o) {
+        // In a preview a record's outputs are not known yet: nothing is done.
+        if (h?.part === "version" && o && typeof o.updateStatus === "string" && STATUSES.has(o.updateStatus)) {
             return [{ kind: "host", host: h.host, phase: "done", status: String(o.updateStatus ?? ""), error: String(o.error ?? ""), current: String(o.currentVersion ?? "") }];
         }
         return [];

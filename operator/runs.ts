@@ -143,15 +143,16 @@ export class FleetRuns {
         };
         this.emit({ kind: "run", state: "started", action: a.kind, total: state.total });
         const run = a.kind === "preview" ? stack.preview({ onEvent }) : a.kind === "refresh" ? stack.refresh({ onEvent }) : stack.up({ onEvent });
-        const finished = run.then(
-            () => this.finish(a, "finished", ""),
-            (e) => this.finish(a, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message),
-        ).finally(async () => {
+        // A preview asks "what if": the stack's config is put back before the run is reported done.
+        const restore = async () => {
             if (before) {
-                // A preview asks "what if"; it leaves the stack's config as it was.
                 await stack.setAllConfig(Object.fromEntries(Object.entries(before).filter(([k]) => k === `${NS}:targetCommit` || k === `${NS}:rolloutPercent`)));
             }
-        });
+        };
+        const finished = run.then(
+            () => restore().then(() => this.finish(a, "finished", "")),
+            (e) => restore().then(() => this.finish(a, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message)),
+        );
         const first = await Promise.race([engineTookIt.then(() => "taken"), run.then(() => "taken", (e) => e)]);
         if (first instanceof ConcurrentUpdateError) {
             await finished.catch(() => undefined);

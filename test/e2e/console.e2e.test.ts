@@ -134,6 +134,23 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         await page.waitForFunction((h, want) => document.querySelector(`tr[data-host="${h}"] td.current`)?.textContent === want, { timeout: 30000 }, canary, `v2 ${sha("v2").slice(0, 12)}`);
     });
 
+    it("a preview marks exactly the hosts the next stage would change, and changes nothing", async () => {
+        const expected = cohortFor(50, names(), sha("v2")).filter((n) => n !== cohortFor(10, names(), sha("v2"))[0]).sort();
+        const before = await Promise.all(status.hosts.map((h) => hostTruth(h)));
+        await page.$eval("#percent", (i) => ((i as HTMLInputElement).value = ""));
+        await page.type("#percent", "50");
+        await page.click("#btn-preview");
+        await page.waitForFunction(() => /^preview finished: /.test(document.querySelector("#message")?.textContent ?? ""), { timeout: 300000, polling: 200 });
+        await shot("2b-preview-50");
+        assert.strictEqual(await page.$eval("#message", (m) => m.textContent), `preview finished: ${expected.length} host(s) would change (${expected.join(", ")})`);
+        const marked = await page.$$eval("td.status", (tds) => tds.filter((td) => td.textContent === "will change").map((td) => (td.parentElement as HTMLElement).dataset.host));
+        assert.deepStrictEqual(marked.sort(), expected);
+        const after = await Promise.all(status.hosts.map((h) => hostTruth(h)));
+        assert.deepStrictEqual(after.map((x) => [x.head, x.pid]), before.map((x) => [x.head, x.pid]), "a preview touched a host");
+        const cfg = await t.stack.getConfig("rachel-fleet:rolloutPercent");
+        assert.strictEqual(cfg.value, "10", "a preview must leave the stack's stage as it was");
+    });
+
     it("a run started from the CLI holds the stack lock: the console's trigger is refused with 409", async () => {
         const cliRun = t.stack.up();
         // The file backend's lock: present from the moment the CLI's update holds the stack.
