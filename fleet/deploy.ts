@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config/config";
 import { FleetVps } from "../components/fleetVps";
-import { HostReading } from "../lifecycle/hostOps";
+import { HostReading, unreachableReading } from "../lifecycle/hostOps";
 import { LifecycleScript, healthUrlFor, lifecycleScript } from "../lifecycle/script";
 import { FleetSshProvider } from "../providers/runtime";
 import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
@@ -51,7 +51,7 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
 async function updateOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable?: string): Promise<HostRecord> {
     // A host the re-check could not reach a moment ago is not dialled (and waited for) twice.
     const reading = unreachable
-        ? { reachable: false, reason: unreachable, head: "", serviceState: "unknown", lastGood: "", marker: "" }
+        ? unreachableReading(unreachable)
         : await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app);
     return settled(registerVps(ctx, m, p, true, reading).record);
 }

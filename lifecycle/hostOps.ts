@@ -42,7 +42,13 @@ export interface AttemptRef {
     healthUrl: string;
 }
 
-const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").toString("utf8").trim() : "");
+/** Decodes a base64 value the script printed (empty stays empty). */
+export const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").toString("utf8").trim() : "");
+
+/** The reading of a VPS that could not be read, with why as a sentence. */
+export function unreachableReading(reason: string): HostReading {
+    return { reachable: false, reason, head: "", serviceState: "unknown", lastGood: "", marker: "" };
+}
 const isSha = (s: string) => /^[0-9a-f]{40}$/.test(s);
 
 /** An error as the sentence an operator reads (never "[object Object]"). */
@@ -73,7 +79,7 @@ export async function readHost(target: SshTarget, app: AppSettings): Promise<Hos
     try {
         return await withSsh(target, (exec) => readHostOver(exec, app));
     } catch (err) {
-        return { reachable: false, reason: describeError(err), head: "", serviceState: "unknown", lastGood: "", marker: "" };
+        return unreachableReading(describeError(err));
     }
 }
 

@@ -1,10 +1,8 @@
 import { AppSettings } from "../config/config";
 import { RecheckReading } from "../stages/gate";
-import { describeError } from "./hostOps";
+import { describeError, unb64 } from "./hostOps";
 import { lifecycleScript, parseKeyValues, readOnlyInvocation } from "./script";
 import { SshTarget, withSsh } from "./ssh";
-
-const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").toString("utf8").trim() : "");
 
 /**
  * Reads what the promotion re-check judges, over the VPS's pinned SSH, changing nothing

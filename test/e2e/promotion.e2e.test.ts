@@ -4,12 +4,12 @@
 // cannot be read count against the threshold. Every claim is checked on the hosts too.
 import * as assert from "assert";
 import { inHost } from "../../lab/hostLifecycle";
-import { LabHost, LabStatus, readLabStatus } from "../../lab/labStatus";
+import { LabHost, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
 import { lab } from "./labFixture";
-import { TestStack, createTestStack, runLog } from "./stackHarness";
+import { TestStack, labStackSuite, runLog } from "./stackHarness";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,18 +43,7 @@ describe("promotion gates under the real Pulumi engine (10-host lab)", function 
         return true;
     };
 
-    before(async () => {
-        lab("up", "--hosts", "10");
-        status = readLabStatus();
-        t = await createTestStack("gates", status, { targetCommit: sha("v2"), rolloutPercent: 10 });
-    });
-    afterEach(function () {
-        runLog.settle(this.currentTest);
-    });
-    after(async () => {
-        await t?.destroy();
-        lab("down");
-    });
+    labStackSuite("gates", 10, (st) => ({ targetCommit: st.releases.v2, rolloutPercent: 10 }), (st, ts) => ((status = st), (t = ts)));
 
     it("an early advance is refused at preview and up with the time left; once baked, the canary is re-checked and the stage goes on", async () => {
         // Long enough that a preview and an up (several seconds each) both start within it.

@@ -5,11 +5,11 @@ import * as assert from "assert";
 import * as fs from "fs";
 import { spawn, spawnSync } from "child_process";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { LabHost, LabStatus, readLabStatus } from "../../lab/labStatus";
+import { LabHost, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
-import { TestStack, createTestStack, opsByHost, runLog } from "./stackHarness";
+import { TestStack, labStackSuite, opsByHost, runLog } from "./stackHarness";
 import { endStackProcesses } from "../../lab/labProject";
 import { lab } from "./labFixture";
 import { VERSION_TYPE } from "../../providers/types";
@@ -60,22 +60,7 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         return now;
     };
 
-    before(async () => {
-        lab("up", "--hosts", "10");
-        status = readLabStatus();
-        t = await createTestStack("e2e", status, {
-            targetCommit: sha("v2"),
-            rolloutPercent: 10,
-        });
-        stack = t.stack;
-    });
-    afterEach(function () {
-        runLog.settle(this.currentTest);
-    });
-    after(async () => {
-        await t?.destroy();
-        lab("down");
-    });
+    labStackSuite("e2e", 10, (st) => ({ targetCommit: st.releases.v2, rolloutPercent: 10 }), (st, ts) => ((status = st), (t = ts), (stack = ts.stack)));
 
     it("1-3. preview shows exactly the cohort; up 10 → 50 → 100 moves exactly the cohort; a repeated up touches nothing", async () => {
         let onV1 = Object.fromEntries(names().map((n) => [n, sha("v1")]));

@@ -3,7 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import { execFileSync } from "child_process";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
-import { LabStatus } from "../../lab/labStatus";
+import { LabStatus, readLabStatus } from "../../lab/labStatus";
+import { lab } from "./labFixture";
 import { REPO_ROOT } from "../../lab/paths";
 import { commandPluginReady, endStackProcesses, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../../lab/labProject";
 
@@ -118,3 +119,25 @@ export const runLog = {
         runLog.chunks = [];
     },
 };
+
+/**
+ * The hooks of a suite that runs against its own lab: `hosts` lab hosts and a test stack
+ * up before its tests (handed over through `ready`), each test's pulumi output kept and
+ * shown only when it failed, and stack and lab gone after.
+ */
+export function labStackSuite(name: string, hosts: number, config: (status: LabStatus) => Record<string, unknown>, ready: (status: LabStatus, t: TestStack) => void): void {
+    let t: TestStack | undefined;
+    before(async () => {
+        lab("up", "--hosts", String(hosts));
+        const status = readLabStatus();
+        t = await createTestStack(name, status, config(status));
+        ready(status, t);
+    });
+    afterEach(function () {
+        runLog.settle(this.currentTest);
+    });
+    after(async () => {
+        await t?.destroy();
+        lab("down");
+    });
+}
