@@ -5,7 +5,7 @@ import { AppSettings, DEFAULTS } from "../config/config";
 import { mapLimit } from "../fleet/pool";
 import { labStackConfig } from "../lab/labProject";
 import { LabStatus } from "../lab/labStatus";
-import { hostPaths } from "../lab/paths";
+import { sshLogins } from "../lab/hostLifecycle";
 import { runOnHost } from "../lab/sshExec";
 import { recheckHost } from "../lifecycle/recheck";
 import { healthUrlFor } from "../lifecycle/script";
@@ -17,11 +17,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
 /** SSH logins each host's sshd has accepted so far. */
-function logins(status: LabStatus): number[] {
-    return status.hosts.map((h) => {
-        const file = hostPaths(status.labDir, h.name).sshdLog;
-        return fs.existsSync(file) ? (fs.readFileSync(file, "utf8").match(/Accepted publickey/g) ?? []).length : 0;
-    });
+function logins(status: LabStatus): Promise<number[]> {
+    return mapLimit(status.hosts, 10, (h) => sshLogins(status.labDir, h.name));
 }
 
 /** The most hosts whose newest attempt ran at the same moment, from the hosts' own start/finish stamps. */
@@ -59,7 +56,7 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
     // its previous run (the ledger would call that a no-op).
     const tag = (c.tags.current = c.tags.lastPulumi = ["v3", "v2", "v1"].find((t) => t !== c.tags.current && t !== c.tags.lastPulumi)!);
     c.s.configure({ targetCommit: (c.status.releases as Record<string, string>)[tag], rolloutPercent: 100, maxParallel });
-    const before = logins(c.status);
+    const before = await logins(c.status);
     const up = await c.s.up(maxParallel);
     if (up.code !== 0) {
         throw new Error(`pulumi up (N=${c.n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
@@ -68,7 +65,7 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
     if (rollout.attempted !== c.n || rollout.succeeded !== c.n) {
         throw new Error(`pulumi up (N=${c.n}) updated ${rollout.succeeded}/${rollout.attempted} of ${c.n} hosts; not a full stage`);
     }
-    const after = logins(c.status);
+    const after = await logins(c.status);
     return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])) };
 }
 

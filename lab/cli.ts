@@ -6,11 +6,11 @@ import { readLabStatus, FAULT_KINDS } from "./labStatus";
 import { setFault } from "./faults";
 
 const USAGE = `usage: npm run lab -- <command>
-  up [--hosts N]                      start N lab hosts (default 10) at 127.0.1.1..N:22
+  up [--hosts N]                      boot N Debian hosts (default 10) at 127.0.1.1..N:22
   status [--json]                     print the inventory (--json: the program's inventory format)
   down                                stop every lab process and remove the lab
   fault <kind> --host NAME [--off]    kinds: ${FAULT_KINDS.join(", ")}
-env LAB_DIR overrides the lab directory (default <repo>/.lab, or /var/lib/rachel-fleet-lab-<hash> when the checkout is under a path hosts replace, e.g. /tmp)`;
+env LAB_DIR overrides the lab directory (default <repo>/.lab)`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -46,7 +46,6 @@ async function main(argv: string[]): Promise<void> {
       log(
         `lab down (${((Date.now() - t0) / 1000).toFixed(1)} s): killed ${r.killedProcesses} processes` +
           (r.unmounted.length ? `, unmounted ${r.unmounted.join(" ")}` : "") +
-          (r.removedSystemChanges.length ? `, removed ${r.removedSystemChanges.join(", ")}` : "") +
           (r.removedLabDir ? ", removed the lab directory" : ""),
       );
       return;

@@ -1,11 +1,17 @@
 // Per-host faults, switched on and off by `npm run lab -- fault <kind> --host NAME [--off]`.
+// Each is done the way it happens to a real VPS: the host powered off, sshd stopped by
+// systemd, the service crash-looping under systemd's restarts, a reboot mid-update.
 import * as fs from "fs";
-import * as path from "path";
 import { hostPaths } from "./paths";
-import { generateHostKey } from "./keys";
-import { startSshd, stopSshd, writeSshdConfig, inHost } from "./hostLifecycle";
-import { FaultKind, FAULT_KINDS, readLabStatus, readFaultState, writeFaultState, dropMarker, LabHost } from "./labStatus";
+import { inHost, powerOff, boot } from "./container";
+import { labContainer } from "./up";
+import { hostKeyPath, LAB_APP, publicKeyOf } from "./hostFiles";
+import { FaultKind, FAULT_KINDS, ONE_SHOT_FAULTS, readLabStatus, readFaultState, writeFaultState, oneShotMarker, LabStatus } from "./labStatus";
 import { run } from "./shell";
+
+const APP = LAB_APP.appDir;
+const SERVICE = LAB_APP.service;
+const CRASH_DROP_IN = `/etc/systemd/system/${SERVICE}.service.d/rachel-lab-crash-loop.conf`;
 
 export async function setFault(kind: string, hostName: string, on: boolean, labDir?: string): Promise<void> {
   if (!FAULT_KINDS.includes(kind as FaultKind)) throw new Error(`unknown fault '${kind}'; one of: ${FAULT_KINDS.join(", ")}`);
@@ -15,104 +21,110 @@ export async function setFault(kind: string, hostName: string, on: boolean, labD
   const dir = status.labDir;
   const faults = readFaultState(dir);
   const active = new Set(faults[hostName] ?? []);
-  const save = () => {
-    faults[hostName] = FAULT_KINDS.filter((k) => active.has(k));
-    if (!faults[hostName].length) delete faults[hostName];
-    writeFaultState(dir, faults);
-  };
+  if (active.has("unreachable") && kind !== "unreachable" && on) throw new Error(`${hostName} is powered off (fault unreachable); switch that off first`);
 
-  switch (kind as FaultKind) {
+  if (ONE_SHOT_FAULTS.includes(kind as FaultKind)) {
+    const marker = oneShotMarker(dir, hostName, kind as FaultKind);
+    if (!marker) throw new Error(`${hostName} is not running`);
+    if (on) fs.writeFileSync(marker, "armed\n");
+    else fs.rmSync(marker, { force: true });
+    return;
+  }
+  await switchFault(kind as FaultKind, on, status, hostName);
+  if (on) active.add(kind as FaultKind);
+  else active.delete(kind as FaultKind);
+  // A power cycle ends what lived only in the running system.
+  if (kind === "unreachable" && on) active.delete("sshd-stopped");
+  faults[hostName] = FAULT_KINDS.filter((k) => active.has(k));
+  if (!faults[hostName].length) delete faults[hostName];
+  writeFaultState(dir, faults);
+}
+
+async function switchFault(kind: FaultKind, on: boolean, status: LabStatus, name: string): Promise<void> {
+  const dir = status.labDir;
+  const sh = (script: string) => inHost(dir, name, ["/bin/bash", "-c", script]);
+  switch (kind) {
     case "unreachable":
-      if (on) {
-        active.add("unreachable");
-        save();
-        await stopSshd(dir, hostName);
-      } else {
-        active.delete("unreachable");
-        save();
-        await restartSshd(dir, host, active);
-      }
+      if (on) await powerOff(dir, name);
+      else if (!(await isUp(dir, name))) await boot(labContainer(dir, name, status.baseRoot));
       return;
-    case "hostkey-changed": {
-      const hp = hostPaths(dir, hostName);
-      if (on) {
-        // A new key each time the fault is switched on, as after a reinstall.
-        await generateHostKey(hp.changedHostKey);
-        writeSshdConfig(hp, host.host, hp.changedSshdConfig, hp.changedHostKey);
-        active.add("hostkey-changed");
-      } else {
-        active.delete("hostkey-changed");
-      }
-      save();
-      await restartSshd(dir, host, active);
+    case "sshd-stopped":
+      await sh(`systemctl ${on ? "stop" : "start"} ssh.service`);
       return;
-    }
-    case "drop-mid-command": {
-      // One-shot: the host's bun wrapper deletes the marker when it fires.
-      const marker = dropMarker(dir, hostName);
-      if (on) fs.writeFileSync(marker, "armed\n");
-      else fs.rmSync(marker, { force: true });
+    case "crash-loop":
+      // The sample app exits 1 this long after each start; Restart=on-failure brings it back.
+      if (on) await sh(`mkdir -p $(dirname ${CRASH_DROP_IN}) && printf '[Service]\\nEnvironment=RACHEL8_CRASH_AFTER_MS=1000\\n' > ${CRASH_DROP_IN} && systemctl daemon-reload && systemctl restart ${SERVICE}`);
+      else await sh(`rm -f ${CRASH_DROP_IN} && systemctl daemon-reload && systemctl reset-failed ${SERVICE}; systemctl restart ${SERVICE}`);
       return;
-    }
+    case "hostkey-changed":
+      await swapHostKey(dir, name, on);
+      await sh("systemctl try-restart ssh.service");
+      return;
     case "disk-full":
-      if (on) await fillAppDisk(dir, hostName);
-      else await restoreAppDisk(dir, hostName);
-      if (on) active.add("disk-full");
-      else active.delete("disk-full");
-      save();
+      await sh(on ? FILL_APP_DISK : RESTORE_APP_DISK);
       return;
   }
 }
 
-async function restartSshd(labDir: string, host: LabHost, active: Set<FaultKind>): Promise<void> {
-  await stopSshd(labDir, host.name);
-  if (active.has("unreachable")) return;
-  const hp = hostPaths(labDir, host.name);
-  await startSshd(labDir, host.name, host.host, active.has("hostkey-changed") ? hp.changedSshdConfig : hp.sshdConfig);
+async function isUp(dir: string, name: string): Promise<boolean> {
+  try {
+    await inHost(dir, name, ["true"]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-const APP = "/home/rachel/rachel";
+/** A new key each time the fault is switched on, as after a reinstall; --off puts the original back. */
+async function swapHostKey(dir: string, name: string, on: boolean): Promise<void> {
+  const hp = hostPaths(dir, name);
+  const key = hostKeyPath(hp.root);
+  if (on) {
+    if (!fs.existsSync(hp.savedHostKey)) {
+      fs.copyFileSync(key, hp.savedHostKey);
+      fs.copyFileSync(key + ".pub", hp.savedHostKey + ".pub");
+    }
+    fs.rmSync(key, { force: true });
+    fs.rmSync(key + ".pub", { force: true });
+    run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${name}`, "-f", key]);
+  } else if (fs.existsSync(hp.savedHostKey)) {
+    fs.copyFileSync(hp.savedHostKey, key);
+    fs.copyFileSync(hp.savedHostKey + ".pub", key + ".pub");
+    fs.rmSync(hp.savedHostKey);
+    fs.rmSync(hp.savedHostKey + ".pub");
+  }
+  publicKeyOf(hp.root); // fails loudly if the key is not in place
+}
+
+const UNDERLYING = "/run/lab/app-disk";
 const FILLER = `${APP}/.git/lab-disk-filler`;
 
 /**
- * Puts the app directory on a small tmpfs holding a copy of it and fills the
- * rest, inside the host's namespace only. New data blocks and new files both
- * fail with ENOSPC; the real directory underneath stays untouched.
+ * Puts the app directory on a small tmpfs holding a copy of it and fills the rest.
+ * New data blocks and new files both fail with ENOSPC; the real directory stays
+ * untouched underneath (reachable at UNDERLYING for the restore).
  */
-async function fillAppDisk(labDir: string, name: string): Promise<void> {
-  const underlying = path.join(hostPaths(labDir, name).home, "rachel");
-  const uid = run("id", ["-u", "rachel"]).trim();
-  const gid = run("id", ["-g", "rachel"]).trim();
-  await inHost(labDir, name, [
-    "/bin/bash",
-    "-c",
-    `set -e
-     mountpoint -q ${APP} && exit 0
-     kb=$(du -sk ${APP} | cut -f1)
-     mount -t tmpfs -o size=$((kb + kb / 4 + 1024))k,mode=0755,uid=${uid},gid=${gid} rachel-lab-disk-full ${APP}
-     cp -a '${underlying}/.' ${APP}/
-     dd if=/dev/zero of=${FILLER} bs=64k 2>/dev/null || true
-     used=$(df --output=iused ${APP} | tail -1 | tr -d ' ')
-     mount -o remount,nr_inodes=$used ${APP}`,
-  ]);
-}
+const FILL_APP_DISK = `set -e
+mountpoint -q ${APP} && exit 0
+# Private: a shared bind would receive the tmpfs below by propagation.
+mkdir -p ${UNDERLYING} && mount --bind ${APP} ${UNDERLYING} && mount --make-private ${UNDERLYING}
+kb=$(du -sk ${APP} | cut -f1)
+mount -t tmpfs -o size=$((kb + kb / 4 + 1024))k,mode=0755,uid=$(id -u rachel),gid=$(id -g rachel) rachel-lab-disk-full ${APP}
+cp -a ${UNDERLYING}/. ${APP}/
+dd if=/dev/zero of=${FILLER} bs=64k 2>/dev/null || true
+used=$(df --output=iused ${APP} | tail -1 | tr -d ' ')
+mount -o remount,nr_inodes=$used ${APP}`;
 
 /** Copies whatever changed on the full disk back to the real directory, then removes the tmpfs. */
-async function restoreAppDisk(labDir: string, name: string): Promise<void> {
-  const underlying = path.join(hostPaths(labDir, name).home, "rachel");
-  const staging = `${underlying}.restore`;
-  await inHost(labDir, name, [
-    "/bin/bash",
-    "-c",
-    `set -e
-     mountpoint -q ${APP} || exit 0
-     rm -f ${FILLER}
-     rm -rf '${staging}'
-     cp -a ${APP}/. '${staging}'
-     find '${underlying}' -mindepth 1 -delete
-     for f in '${staging}'/* '${staging}'/.[!.]* '${staging}'/..?*; do [ -e "$f" ] && mv "$f" '${underlying}/'; done
-     rmdir '${staging}'
-     # Lazy: a service restarted during the fault may still have its cwd on it.
-     umount -l ${APP}`,
-  ]);
-}
+const RESTORE_APP_DISK = `set -e
+mountpoint -q ${APP} || exit 0
+rm -f ${FILLER}
+staging=${UNDERLYING}.restore
+rm -rf $staging && mkdir -p $staging
+cp -a ${APP}/. $staging/
+find ${UNDERLYING} -mindepth 1 -delete
+cp -a $staging/. ${UNDERLYING}/
+rm -rf $staging
+# Lazy: a service restarted during the fault may still have its cwd on it.
+umount -l ${APP}
+umount ${UNDERLYING}`;

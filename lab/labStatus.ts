@@ -2,7 +2,8 @@
 // rollout program consumes.
 import * as fs from "fs";
 import * as path from "path";
-import { labPaths, hostPaths } from "./paths";
+import { labPaths } from "./paths";
+import { leaderPid } from "./container";
 import type { Releases } from "./releases";
 
 export interface LabHost {
@@ -15,8 +16,16 @@ export interface LabHost {
   hostKey: string;
 }
 
-export type FaultKind = "unreachable" | "drop-mid-command" | "hostkey-changed" | "disk-full";
-export const FAULT_KINDS: FaultKind[] = ["unreachable", "drop-mid-command", "hostkey-changed", "disk-full"];
+/**
+ * unreachable: the host is powered off; sshd-stopped: `systemctl stop ssh`, the app runs on;
+ * crash-loop: the service dies a second after each start and systemd restarts it (Restart=on-failure);
+ * drop-mid-command, reboot-mid-update: one-shot, fired by the next `bun install`;
+ * hostkey-changed: sshd presents a new key; disk-full: the app directory has no space left.
+ */
+export type FaultKind = "unreachable" | "sshd-stopped" | "crash-loop" | "drop-mid-command" | "reboot-mid-update" | "hostkey-changed" | "disk-full";
+export const FAULT_KINDS: FaultKind[] = ["unreachable", "sshd-stopped", "crash-loop", "drop-mid-command", "reboot-mid-update", "hostkey-changed", "disk-full"];
+/** Faults that live as a marker in the host's /run until its bun wrapper claims it. */
+export const ONE_SHOT_FAULTS: FaultKind[] = ["drop-mid-command", "reboot-mid-update"];
 
 export interface LabStatus {
   labDir: string;
@@ -25,6 +34,7 @@ export interface LabStatus {
   healthUrlTemplate: string;
   releases: Releases;
   hosts: LabHost[];
+  baseRoot: string;
   /** Only hosts with at least one fault switched on. */
   faults: Record<string, FaultKind[]>;
 }
@@ -33,17 +43,21 @@ export interface LabStatus {
 export interface LabState {
   releases: Releases;
   hosts: LabHost[];
+  /** The shared Debian root file system every host's overlay lies on. */
+  baseRoot: string;
 }
 
-/** Persistent faults; drop-mid-command lives as a marker the host consumes. */
+/** Persistent faults; the one-shot ones live as markers the host consumes. */
 export type FaultState = Record<string, FaultKind[]>;
 
 export function faultsFile(labDir: string): string {
   return path.join(labDir, "faults.json");
 }
 
-export function dropMarker(labDir: string, name: string): string {
-  return path.join(hostPaths(labDir, name).run, "lab", "faults", "drop-mid-command");
+/** A one-shot fault's marker as this machine sees it (through the host's PID 1), or null while the host is down. */
+export function oneShotMarker(labDir: string, name: string, kind: FaultKind): string | null {
+  const leader = leaderPid(labDir, name);
+  return leader ? `/proc/${leader}/root/run/lab/faults/${kind}` : null;
 }
 
 export function readFaultState(labDir: string): FaultState {
@@ -70,7 +84,7 @@ export function readLabStatus(labDir?: string): LabStatus {
   const faults: Record<string, FaultKind[]> = {};
   for (const h of state.hosts) {
     const kinds = FAULT_KINDS.filter(
-      (k) => (persistent[h.name] ?? []).includes(k) || (k === "drop-mid-command" && fs.existsSync(dropMarker(p.labDir, h.name))),
+      (k) => (persistent[h.name] ?? []).includes(k) || (ONE_SHOT_FAULTS.includes(k) && fs.existsSync(oneShotMarker(p.labDir, h.name, k) ?? "/nonexistent")),
     );
     if (kinds.length) faults[h.name] = kinds;
   }
@@ -81,6 +95,7 @@ export function readLabStatus(labDir?: string): LabStatus {
     healthUrlTemplate: "http://{host}:8080/health",
     releases: state.releases,
     hosts: state.hosts,
+    baseRoot: state.baseRoot,
     faults,
   };
 }

@@ -4,7 +4,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { run } from "./shell";
 
-export const RELEASE_TAGS = ["v1", "v2", "v3", "bad-install", "crash-start", "crash-late", "bad-health", "slow-install"] as const;
+/** Releases that exit 1 this long after each start: under Restart=on-failure, crash loops of every rhythm. */
+export const CRASH_AFTER = ["0.5s", "1.5s", "2.5s", "4s", "6s"] as const;
+export const RELEASE_TAGS = [
+  "v1", "v2", "v3", "bad-install", "crash-start", "crash-late", "bad-health", "slow-install",
+  ...CRASH_AFTER.map((t) => `crash-${t}` as const),
+] as const;
 export type ReleaseTag = (typeof RELEASE_TAGS)[number];
 export type Releases = Record<ReleaseTag, string>;
 
@@ -77,6 +82,15 @@ const RELEASES: Release[] = [
     base: "v3",
     change: editPackageJson("slow-install", (p) => (p.scripts = { ...p.scripts, preinstall: "sleep 600" })),
   },
+  ...CRASH_AFTER.map((after): Release => ({
+    tag: `crash-${after}`,
+    message: `Warm a cache at start (fails and exits 1 after ${after})`,
+    base: "v3",
+    change: injectDefect(
+      `crash-${after}`,
+      `setTimeout(() => {\n  console.error("fatal: cache warm-up failed");\n  process.exit(1);\n}, ${parseFloat(after) * 1000});`,
+    ),
+  })),
 ];
 
 /** Creates `originRepo` (bare) and returns each release tag's commit SHA. */

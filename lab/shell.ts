@@ -35,7 +35,7 @@ export function runAsync(cmd: string, args: string[], opts: { cwd?: string; env?
     child.on("error", (e) => reject(new Error(`${cmd} ${args.join(" ")}: ${e.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} ${args.join(" ")} exited ${code ?? signal}: ${stderr.trim()}`));
+      else reject(Object.assign(new Error(`${cmd} ${args.join(" ")} exited ${code ?? signal}: ${stderr.trim()}`), { stdout }));
     });
     if (child.stdin) {
       // A child may exit without reading its input; that is its answer, not our error.

@@ -41,6 +41,11 @@ export function sudoersRule(user: string, service: string): string {
     return `${user} ALL=(root) NOPASSWD: ${cmds.join(", ")}\n`;
 }
 
+/** sudo skips files in sudoers.d whose name contains a dot. */
+export function sudoersFileName(service: string): string {
+    return service.replace(/[.@]/g, "_");
+}
+
 const indent = (text: string, n: number) => text.trimEnd().split("\n").map((l) => " ".repeat(n) + l).join("\n");
 const yamlString = (s: string) => JSON.stringify(s); // JSON strings are valid YAML scalars
 
@@ -74,13 +79,13 @@ export function cloudInitUserData(a: CloudInitArgs): string {
         "    permissions: '0644'",
         "    content: |",
         indent(systemdUnit(a.app, u, a.appPort), 6),
-        // sudo skips files in sudoers.d whose name contains a dot.
-        `  - path: /etc/sudoers.d/${a.app.service.replace(/[.@]/g, "_")}`,
+        `  - path: /etc/sudoers.d/${sudoersFileName(a.app.service)}`,
         "    permissions: '0440'",
         "    content: |",
         indent(sudoersRule(u, a.app.service), 6),
         "runcmd:",
-        "  - [sh, -c, \"curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash\"]",
+        // An image that already carries bun (a snapshot, the lab's hosts) skips the download.
+        "  - [sh, -c, \"command -v bun >/dev/null || curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash\"]",
         asUser(`git clone --quiet ${a.app.repoUrl} ${dir}`),
         asUser(`git -C ${dir} -c advice.detachedHead=false checkout --quiet --detach ${a.commit}`),
         asUser(`cd ${dir} && ${a.app.installCommand}`),

@@ -14,6 +14,15 @@ const hostname = process.env.HOST ?? "127.0.0.1";
 
 let healthy = () => true;
 
+// The lab's crash-loop fault sets this (a unit drop-in): the service dies this long after each start.
+const crashAfterMs = Number(process.env.RACHEL8_CRASH_AFTER_MS ?? 0);
+if (crashAfterMs > 0) {
+  setTimeout(() => {
+    console.error(`fatal: crashing ${crashAfterMs} ms after start (lab fault crash-loop)`);
+    process.exit(1);
+  }, crashAfterMs);
+}
+
 // @release-defect: releases built to exercise failure paths insert their defect here.
 
 Bun.serve({

@@ -3,7 +3,7 @@
 // on the release over their pinned SSH and refuses on each kind of regression; hosts that
 // cannot be read count against the threshold. Every claim is checked on the hosts too.
 import * as assert from "assert";
-import { inHost } from "../../lab/hostLifecycle";
+import { inHost } from "../../lab/container";
 import { LabHost, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
@@ -66,7 +66,7 @@ describe("promotion gates under the real Pulumi engine (10-host lab)", function 
     it("a stopped service, a commit moved by hand and a restart since verify each refuse the advance, naming host and cause; a retry of the stage brings them back", async () => {
         const cohort = cohortFor(50, names(), sha("v2"));
         const [stopped, moved, restarted] = cohort;
-        await inHost(status.labDir, stopped, ["/usr/local/bin/systemctl", "stop", "rachel8"]);
+        await inHost(status.labDir, stopped, ["systemctl", "stop", "rachel8"]);
         await runOnHost(host(moved), `git -C /home/rachel/rachel -c advice.detachedHead=false checkout --quiet --detach ${sha("v1")}`);
         await runOnHost(host(restarted), "sudo -n systemctl restart rachel8");
         await sleep(1500);

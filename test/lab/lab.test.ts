@@ -1,6 +1,7 @@
-// Smoke test of the lab fleet: real sshd hosts on loopback, checked from the
-// outside with ssh2 and the pinned host keys. Needs root (it brings a lab up and
-// down in LAB_DIR or <repo>/.lab, replacing any lab already there).
+// Smoke test of the lab fleet: booted Debian containers (systemd, journald, sshd)
+// on loopback, checked from the outside with ssh2 and the pinned host keys. Needs
+// root (it brings a lab up and down in LAB_DIR or <repo>/.lab, replacing any lab
+// already there).
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -10,16 +11,18 @@ import { readLabStatus, LabStatus, LabHost } from "../../lab/labStatus";
 import { runOnHost, HostCommandResult } from "../../lab/sshExec";
 import { labPaths, REPO_ROOT } from "../../lab/paths";
 import { labProcesses, labMountsHere } from "../../lab/teardown";
-import { getHealth } from "../../lab/hostLifecycle";
-import { SUDOERS_FILE } from "../../lab/systemAccounts";
+import { getHealth, sshLogins } from "../../lab/hostLifecycle";
+import { cgroupRoots } from "../../lab/container";
+import { RELEASE_TAGS } from "../../lab/releases";
 
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 
+function labRun(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8", env });
+}
+
 function lab(...args: string[]): string {
-  const r = spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-  });
+  const r = labRun(args);
   assert.strictEqual(r.status, 0, `npm run lab -- ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`);
   return r.stdout;
 }
@@ -58,6 +61,17 @@ async function waitForState(host: LabHost, wanted: string, withinMs: number): Pr
   assert.fail(`${host.name}: rachel8 did not become '${wanted}' within ${withinMs} ms (last: '${seen}')`);
 }
 
+async function waitForRestarts(host: LabHost, atLeast: number, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  let seen = "";
+  while (Date.now() < deadline) {
+    seen = (await sh(host, "systemctl show -p NRestarts --value rachel8")).stdout.trim();
+    if (Number(seen) >= atLeast) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`${host.name}: systemd did not restart rachel8 ${atLeast} times within ${withinMs} ms (NRestarts: '${seen}')`);
+}
+
 async function healthCommit(host: LabHost): Promise<string> {
   const r = await getHealth(host.host);
   assert.strictEqual(r.status, 200, `${host.name}: /health answered ${r.status} ${r.body}`);
@@ -68,7 +82,7 @@ async function expectRejected(promise: Promise<unknown>, pattern: RegExp, what: 
   try {
     await promise;
   } catch (e) {
-    assert.match((e as Error).message, pattern, `${what}: wrong failure`);
+    assert.match((e as Error).message, pattern, `${what}: wrong failure: ${(e as Error).message}`);
     return;
   }
   assert.fail(`${what}: expected a failure matching ${pattern}, but the command succeeded`);
@@ -78,9 +92,9 @@ let status: LabStatus;
 let baseline: ReturnType<typeof systemSnapshot>;
 let wentDown = false;
 
-describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
+describe("lab fleet (booted Debian hosts on 127.0.1.x)", function () {
   before(function () {
-    if (process.getuid?.() !== 0) throw new Error("the lab test must run as root (it creates mount namespaces, a user and a sudoers rule)");
+    if (process.getuid?.() !== 0) throw new Error("the lab test must run as root (it boots containers with systemd-nspawn)");
     lab("down");
     baseline = systemSnapshot();
     lab("up", "--hosts", "3");
@@ -94,10 +108,10 @@ describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
 
   it("prints the inventory shape the program reads", function () {
     const printed = JSON.parse(lab("status", "--json"));
-    assert.deepStrictEqual(Object.keys(printed).sort(), ["faults", "healthUrlTemplate", "hosts", "labDir", "privateKeyPath", "releases", "repoUrl"]);
+    assert.deepStrictEqual(Object.keys(printed).sort(), ["baseRoot", "faults", "healthUrlTemplate", "hosts", "labDir", "privateKeyPath", "releases", "repoUrl"]);
     assert.deepStrictEqual(printed.hosts.map((h: LabHost) => `${h.name}=${h.host}:${h.port}`), ["lab-01=127.0.1.1:22", "lab-02=127.0.1.2:22", "lab-03=127.0.1.3:22"]);
     for (const sha of Object.values(printed.releases)) assert.match(String(sha), /^[0-9a-f]{40}$/);
-    assert.strictEqual(Object.keys(printed.releases).length, 8);
+    assert.deepStrictEqual(Object.keys(printed.releases), [...RELEASE_TAGS]);
     assert.ok(fs.existsSync(printed.privateKeyPath), "fleet private key missing");
     assert.deepStrictEqual(printed.faults, {});
   });
@@ -112,7 +126,7 @@ describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
 
   it("logs in as rachel with the fleet key only", async function () {
     const out = await expectOk(status.hosts[0], 'id -un; echo "$HOME"; command -v bun; command -v systemctl');
-    assert.deepStrictEqual(out.split("\n"), ["rachel", "/home/rachel", "/usr/local/bin/bun", "/usr/local/bin/systemctl"]);
+    assert.deepStrictEqual(out.split("\n"), ["rachel", "/home/rachel", "/usr/local/bin/bun", "/usr/bin/systemctl"]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-test-key-"));
     try {
       spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "k")]);
@@ -124,6 +138,27 @@ describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("is a booted system of its own: PID 1 systemd, its own /etc, journald, machine id and processes", async function () {
+    const seen = await Promise.all(
+      status.hosts.map((h) => expectOk(h, "cat /proc/1/comm; hostname; cat /etc/machine-id; systemctl is-system-running; echo; ps -e --no-headers | wc -l")),
+    );
+    // The journal is root's to read: through the host's own PID 1, not over SSH.
+    const logins = await Promise.all(status.hosts.map((h) => sshLogins(status.labDir, h.name)));
+    const rows = seen.map((s) => s.split("\n"));
+    rows.forEach((r, i) => {
+      const h = status.hosts[i];
+      assert.strictEqual(r[0], "systemd", `${h.name}: PID 1 is ${r[0]}`);
+      assert.strictEqual(r[1], h.name, `${h.name}: /etc/hostname says ${r[1]}`);
+      assert.strictEqual(r[3], "running", `${h.name}: systemd reports '${r[3]}' (a failed unit?)`);
+      assert.ok(logins[i] >= 1, `${h.name}: its own journald recorded ${logins[i]} SSH logins`);
+      assert.ok(Number(r[5]) < 40, `${h.name}: sees ${r[5]} processes: not its own PID namespace`);
+    });
+    assert.strictEqual(new Set(rows.map((r) => r[2])).size, rows.length, "hosts share a machine id");
+    await expectOk(status.hosts[0], "echo only-here > /tmp/lab-probe");
+    assert.strictEqual(await expectOk(status.hosts[1], "test -e /tmp/lab-probe && echo shared || echo own"), "own");
+    assert.ok(!fs.existsSync("/tmp/lab-probe"), "a host's /tmp is this machine's");
   });
 
   it("gives every host its own /home/rachel with the app checked out at v1", async function () {
@@ -154,20 +189,22 @@ describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
     await waitForState(h, "active", 5000);
     assert.strictEqual(await healthCommit(h), status.releases.v1);
     assert.strictEqual(appProcesses(), before, "restart left a different number of app processes (orphan?)");
-    const other = await sh(h, "sudo -n systemctl restart other");
-    assert.notStrictEqual(other.code, 0, "sudo allowed 'systemctl restart other'");
-    assert.match(other.stderr, /password is required|not allowed/i);
-    const shell = await sh(h, "sudo -n /bin/sh -c true");
-    assert.notStrictEqual(shell.code, 0, "sudo allowed a shell");
+    assert.strictEqual(await expectOk(h, "sudo -n systemctl is-active rachel8"), "active");
+    for (const forbidden of ["systemctl restart other", "systemctl stop rachel8", "systemctl start rachel8", "systemctl restart ssh", "/bin/sh -c true"]) {
+      const r = await sh(h, `sudo -n ${forbidden}`);
+      assert.notStrictEqual(r.code, 0, `sudo allowed '${forbidden}'`);
+      assert.match(r.stderr, /password is required/i, `sudo ${forbidden}: ${r.stderr}`);
+    }
+    assert.doesNotMatch(await expectOk(h, "sudo -n -l 2>&1 || true"), /unable to resolve host/, "sudo cannot resolve the host's own name");
   });
 
-  it("reports failed after a crash-start checkout and restart", async function () {
+  it("restarts a crash-start release again and again under Restart=on-failure (systemd's own restarts)", async function () {
     const h = status.hosts[1];
     await expectOk(h, `cd rachel && git checkout -q ${status.releases["crash-start"]} && sudo systemctl restart rachel8`);
-    await waitForState(h, "failed", 5000);
+    await waitForRestarts(h, 2, 10000);
     const st = await sh(h, "systemctl status rachel8");
-    assert.strictEqual(st.code, 3);
-    assert.match(st.stdout, /failed/);
+    assert.strictEqual(st.code, 3, `systemctl status of a crash loop exited ${st.code}`);
+    assert.match(st.stdout, /activating \(auto-restart\)|failed/);
     await expectOk(h, `cd rachel && git checkout -q ${status.releases.v1} && sudo systemctl restart rachel8`);
     await waitForState(h, "active", 5000);
   });
@@ -182,19 +219,44 @@ describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
     assert.strictEqual((await getHealth(h.host)).status, 500, "bad-health answered /health with a success");
     await expectOk(h, `${checkout("crash-late")} && sudo systemctl restart rachel8`);
     await waitForState(h, "active", 3000);
-    await waitForState(h, "failed", 6000);
+    await waitForRestarts(h, 1, 8000);
     await expectOk(h, `${checkout("v1")} && sudo systemctl restart rachel8`);
     await waitForState(h, "active", 5000);
     assert.strictEqual(await healthCommit(h), status.releases.v1);
   });
 
-  it("fault unreachable refuses connections, and --off restores the same host key", async function () {
+  it("fault unreachable powers the host off, and --off boots it again with its disk and key", async function () {
     const h = status.hosts[2];
+    const pid1Start = "cut -d' ' -f22 /proc/1/stat";
+    const bootedAt = await expectOk(h, `${pid1Start}; echo kept > /home/rachel/survives-power-off`);
     lab("fault", "unreachable", "--host", h.name);
     assert.deepStrictEqual(readLabStatus().faults, { [h.name]: ["unreachable"] });
     await expectRejected(sh(h, "true"), /ECONNREFUSED/, "connecting to an unreachable host");
+    await expectRejected(getHealth(h.host), /ECONNREFUSED/, "the app of a powered-off host");
     lab("fault", "unreachable", "--host", h.name, "--off");
-    assert.strictEqual(await expectOk(h, "echo back"), "back");
+    assert.strictEqual(await expectOk(h, "cat /home/rachel/survives-power-off && rm /home/rachel/survives-power-off"), "kept");
+    assert.notStrictEqual(await expectOk(h, pid1Start), bootedAt, "the host's PID 1 is the one from before the power-off");
+    await waitForState(h, "active", 10000);
+    assert.deepStrictEqual(readLabStatus().faults, {});
+  });
+
+  it("fault sshd-stopped stops ssh.service (the app runs on), and --off starts it", async function () {
+    const h = status.hosts[0];
+    lab("fault", "sshd-stopped", "--host", h.name);
+    await expectRejected(sh(h, "true"), /ECONNREFUSED/, "connecting while sshd is stopped");
+    assert.strictEqual((await getHealth(h.host)).status, 200, "the app stopped with sshd");
+    lab("fault", "sshd-stopped", "--host", h.name, "--off");
+    assert.strictEqual(await expectOk(h, "systemctl is-active ssh"), "active");
+  });
+
+  it("fault crash-loop makes systemd restart the service again and again, and --off ends it", async function () {
+    const h = status.hosts[0];
+    lab("fault", "crash-loop", "--host", h.name);
+    await waitForRestarts(h, 2, 12000);
+    assert.match(await expectOk(h, "journalctl -u rachel8 -o cat --no-pager | grep -c 'lab fault crash-loop'"), /^[2-9]|\d\d/);
+    lab("fault", "crash-loop", "--host", h.name, "--off");
+    await waitForState(h, "active", 5000);
+    assert.strictEqual(await expectOk(h, "systemctl show -p NRestarts --value rachel8"), "0");
     assert.deepStrictEqual(readLabStatus().faults, {});
   });
 
@@ -236,12 +298,32 @@ describe("lab fleet (real sshd hosts on 127.0.1.x)", function () {
     const p = labPaths();
     lab("down");
     wentDown = true;
-    assert.deepStrictEqual(labProcesses(p.mountLabel), [], "processes still live in the lab's namespaces");
+    assert.deepStrictEqual(labProcesses(p.labDir), [], "processes still live in the lab's cgroups");
+    for (const root of cgroupRoots()) assert.ok(!fs.existsSync(path.join(root, p.cgroupName)), `cgroup ${root}/${p.cgroupName} was left behind`);
     assert.deepStrictEqual(processesMentioning(p.labDir), [], "processes still refer to the lab directory");
     assert.deepStrictEqual(labMountsHere(p.labDir), [], "mounts left under the lab directory");
     assert.ok(!fs.existsSync(p.labDir), `${p.labDir} still exists`);
-    assert.ok(!fs.existsSync(SUDOERS_FILE), `${SUDOERS_FILE} still exists`);
     assert.deepStrictEqual(systemSnapshot(), baseline, "files outside the lab directory differ from before `up`");
+  });
+});
+
+describe("lab on a machine that cannot boot its hosts", function () {
+  const elsewhere = { ...process.env, LAB_DIR: path.join(os.tmpdir(), "rachel-lab-cannot-boot") };
+  after(() => fs.rmSync(elsewhere.LAB_DIR, { recursive: true, force: true }));
+
+  it("names the missing systemd-nspawn, and falls back to nothing", function () {
+    const r = labRun(["up", "--hosts", "1"], { ...elsewhere, RACHEL_LAB_NSPAWN: "/nonexistent/systemd-nspawn" });
+    assert.notStrictEqual(r.status, 0, "up succeeded without systemd-nspawn");
+    assert.match(r.stderr, /missing \/nonexistent\/systemd-nspawn \(Debian package systemd-container: boots each lab host's Debian with its own systemd\)/);
+  });
+
+  it("says so when a container does not boot, and leaves nothing running", function () {
+    const r = labRun(["up", "--hosts", "1"], { ...elsewhere, RACHEL_LAB_NSPAWN: "/bin/false" });
+    assert.notStrictEqual(r.status, 0, "up succeeded with a container that cannot start");
+    assert.match(r.stderr, /lab-01: the container did not start \(\/bin\/false\)/);
+    const down = labRun(["down"], elsewhere);
+    assert.strictEqual(down.status, 0, down.stderr);
+    assert.deepStrictEqual(labProcesses(elsewhere.LAB_DIR), []);
   });
 });
 
