@@ -92,10 +92,10 @@ async function recheckCost(c: StageContext) {
 
 /** The stage at maxParallel 5 against the floor, and (for the largest size) every parallelism. */
 export async function stageCost(n: number, status: LabStatus, results: any, opts: { reps: number; parallel: number[]; largest: boolean }) {
-    const app: AppSettings = { ...DEFAULTS, repoUrl: status.repoUrl, healthUrl: status.healthUrlTemplate, settleSeconds: SETTLE, connectTimeout: 5 };
+    const app: AppSettings = { ...DEFAULTS, repoUrl: status.repoUrl, healthUrl: status.healthUrlTemplate, settleSeconds: SETTLE, minUptimeSeconds: 0, connectTimeout: 5 };
     const s = newStack(`stage${n}`);
     const c: StageContext = { n, status, key: fs.readFileSync(status.privateKeyPath, "utf8"), app, s, tags: { current: "v1", lastPulumi: "" }, attempt: 100 };
-    s.configure({ ...labStackConfig(status), stepRunner: s.runner, settleSeconds: SETTLE, connectTimeout: 5, bakeSeconds: 0 });
+    s.configure({ ...labStackConfig(status), stepRunner: s.runner, settleSeconds: SETTLE, minUptimeSeconds: 0, connectTimeout: 5, bakeSeconds: 0 });
     s.setSecret("sshPrivateKey", c.key);
     try {
         for (let r = 0; r < opts.reps; r++) {
@@ -143,7 +143,7 @@ export async function otherRunnerState(status: LabStatus, results: any) {
             results.runnerState.push({ runner: "command", skipped: "the command provider plugin v1.2.1 is not installed" });
             return;
         }
-        s.configure({ ...labStackConfig(status), stepRunner: other, settleSeconds: SETTLE, connectTimeout: 5, bakeSeconds: 0, targetCommit: status.releases.v2, rolloutPercent: 100 });
+        s.configure({ ...labStackConfig(status), stepRunner: other, settleSeconds: SETTLE, minUptimeSeconds: 0, connectTimeout: 5, bakeSeconds: 0, targetCommit: status.releases.v2, rolloutPercent: 100 });
         s.setSecret("sshPrivateKey", fs.readFileSync(status.privateKeyPath, "utf8"));
         const up = await s.up();
         if (up.code !== 0) {

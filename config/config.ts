@@ -158,6 +158,7 @@ function parseAppSettings(r: ConfigReader): AppSettings {
         installCommand,
         healthUrl,
         settleSeconds: r.int("settleSeconds", DEFAULTS.settleSeconds, 0, 600, "5"),
+        minUptimeSeconds: r.int("minUptimeSeconds", DEFAULTS.minUptimeSeconds, 0, 600, "10"),
         connectTimeout: r.timeout("connectTimeout"),
         fetchTimeout: r.timeout("fetchTimeout"),
         installTimeout: r.timeout("installTimeout"),

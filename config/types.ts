@@ -20,6 +20,8 @@ export interface AppSettings {
     /** Health URL, `{host}` replaced by the VPS's address; empty disables the health check. */
     healthUrl: string;
     settleSeconds: number;
+    /** Verify passes only once the service has run this long in one invocation (no restart by systemd). */
+    minUptimeSeconds: number;
     connectTimeout: number;
     fetchTimeout: number;
     installTimeout: number;
@@ -81,6 +83,9 @@ export const DEFAULTS = {
     installCommand: "bun install",
     healthUrl: "",
     settleSeconds: 5,
+    // Longer than the settle window: a release that crashes a few seconds after each start
+    // (a failed warm-up, a lost connection) must fail verify, not pass it between crashes.
+    minUptimeSeconds: 10,
     connectTimeout: 30,
     fetchTimeout: 60,
     installTimeout: 120,

@@ -20,6 +20,7 @@ export const LAB_APP: AppSettings = {
   installCommand: DEFAULTS.installCommand,
   healthUrl: "",
   settleSeconds: DEFAULTS.settleSeconds,
+  minUptimeSeconds: DEFAULTS.minUptimeSeconds,
   connectTimeout: DEFAULTS.connectTimeout,
   fetchTimeout: DEFAULTS.fetchTimeout,
   installTimeout: DEFAULTS.installTimeout,

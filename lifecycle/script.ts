@@ -59,7 +59,7 @@ export function healthUrlFor(app: AppSettings, host: string): string {
  * plus slack. A marker older than this is stale.
  */
 export function markerLifetime(app: AppSettings): number {
-    const verify = app.restartTimeout + app.settleSeconds + 30;
+    const verify = app.restartTimeout + Math.max(app.settleSeconds, app.minUptimeSeconds) + 30;
     return 2 * app.fetchTimeout + 2 * (app.installTimeout + app.restartTimeout + verify) + 120;
 }
 
@@ -69,7 +69,7 @@ function settingsHeader(app: AppSettings): string {
         `S="${STATE_DIR}"`,
         `APP_DIR=${shq(app.appDir)}; SERVICE=${shq(app.service)}`,
         `FETCH_TIMEOUT=${app.fetchTimeout}; INSTALL_TIMEOUT=${app.installTimeout}; RESTART_TIMEOUT=${app.restartTimeout}`,
-        `SETTLE=${app.settleSeconds}; MARKER_LIFETIME=${markerLifetime(app)}`,
+        `SETTLE=${app.settleSeconds}; MIN_UPTIME=${app.minUptimeSeconds}; MARKER_LIFETIME=${markerLifetime(app)}`,
         `INSTALL_WORDS=${shq(app.installCommand)}`,
         // Timeouts are enforced on the VPS: a command the SSH session gave up on would run on.
         `timed() { t=$1; shift; timeout -k 5 "$t" "$@"; }`,

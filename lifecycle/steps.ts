@@ -9,7 +9,7 @@
  *   $sha      the commit this run moves the VPS to
  *   $health   the VPS's health URL ({host} filled in), or empty for no HTTP check
  *   $A        the attempt's directory on the VPS
- *   $APP_DIR, $SERVICE, $*_TIMEOUT, $SETTLE  the app settings (see script.ts)
+ *   $APP_DIR, $SERVICE, $*_TIMEOUT, $SETTLE, $MIN_UPTIME  the app settings (see script.ts)
  *   timed, timed_install   helpers (see script.ts)
  *   unit_invocation, unit_restarts   the service's systemd InvocationID and NRestarts
  * A body prints why it failed and exits non-zero; the runner records that.
@@ -78,27 +78,38 @@ timed "$RESTART_TIMEOUT" sudo -n systemctl restart "$SERVICE" </dev/null || { rc
 echo "restarted $SERVICE"`;
 
 /**
- * Not a fixed sleep: active, then still active after the settle window and in the same
- * invocation (not restarted by systemd in between), then HEAD and the health URL
- * answering with the commit. A service that dies a second after start fails here.
- * Records the verified commit and invocation in $S/verified (see promotion re-check).
+ * Not a fixed sleep: systemd is watched from the restart until the service has run the
+ * settle window and MIN_UPTIME in one invocation. Under Restart=on-failure a crashed
+ * service is restarted by systemd and can look `active` at any single check; a restart
+ * shows as a new InvocationID (or NRestarts rising before it was ever seen active), which
+ * fails verify whatever the crash's rhythm. Then HEAD and the health URL answering with
+ * the commit. Records the verified commit and invocation in $S/verified (promotion re-check).
  */
 const verify = `
+ms() { date +%s%3N; }
+restarts0=$(unit_restarts)
 deadline=$(( $(date +%s) + RESTART_TIMEOUT ))
 while :; do
   st=$(systemctl is-active "$SERVICE" 2>/dev/null)
   [ "$st" = active ] && break
   [ "$st" = failed ] && { echo "$SERVICE is failed after restart"; exit 1; }
+  n=$(unit_restarts)
+  [ "\${n:-0}" -gt "\${restarts0:-0}" ] && { echo "$SERVICE is crash-looping: systemd restarted it $n times since the restart step (now '$st')"; exit 1; }
   [ $(date +%s) -ge $deadline ] && { echo "$SERVICE not active within \${RESTART_TIMEOUT}s (state: $st)"; exit 1; }
   sleep 0.5
 done
 inv=$(unit_invocation)
-sleep "$SETTLE"
-st=$(systemctl is-active "$SERVICE" 2>/dev/null)
-[ "$st" = active ] || { echo "$SERVICE was active but is '$st' after the \${SETTLE}s settle window: it crashed after start"; exit 1; }
-# Active at both checks is not enough under Restart=on-failure: systemd may have restarted
-# a crashed service in between. A new invocation id says it did.
-[ "$(unit_invocation)" = "$inv" ] || { echo "$SERVICE restarted during the \${SETTLE}s settle window (systemd counts $(unit_restarts) restarts): it crashes after start"; exit 1; }
+t0=$(ms)
+# Watches until $1 seconds after the service was first seen active.
+watch_until() {
+  while [ $(( $(ms) - t0 )) -lt $(( $1 * 1000 )) ]; do
+    sleep 0.5
+    st=$(systemctl is-active "$SERVICE" 2>/dev/null)
+    [ "$st" = active ] || { echo "$SERVICE was active but is '$st' $(( ($(ms) - t0) / 1000 ))s later, within the $2: it crashed after start"; exit 1; }
+    [ "$(unit_invocation)" = "$inv" ] || { echo "$SERVICE restarted within the $2 (systemd counts $(unit_restarts) restarts): it crashes after start"; exit 1; }
+  done
+}
+watch_until "$SETTLE" "\${SETTLE}s settle window"
 head=$(cd "$APP_DIR" && git rev-parse HEAD); [ "$head" = "$sha" ] || { echo "HEAD is $head, not $sha"; exit 1; }
 if [ -n "$health" ]; then
   i=0
@@ -107,8 +118,10 @@ if [ -n "$health" ]; then
     i=$((i+1)); [ $i -ge 5 ] && { echo "health check $health failed: $body"; exit 1; }
     sleep 1
   done
-  case "$body" in *"$sha"*) echo "healthy: $body" ;; *) echo "health check answered without commit $sha: $body"; exit 1 ;; esac
+  # Quiet when healthy: a later failure's message must start with that failure.
+  case "$body" in *"$sha"*) ;; *) echo "health check answered without commit $sha: $body"; exit 1 ;; esac
 fi
+watch_until "$MIN_UPTIME" "\${MIN_UPTIME}s minimum uptime"
 # What the promotion re-check compares with: this commit, verified in this run of the service.
 echo "$sha $inv $(date +%s)" > "$S/verified"
 echo "verified $sha"`;

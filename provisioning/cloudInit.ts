@@ -13,13 +13,20 @@ export interface CloudInitArgs {
     appPort: number;
 }
 
-/** The systemd unit that runs the app. Restart=on-failure, as a real service would. */
+/**
+ * The systemd unit that runs the app. Restart=on-failure, as a real service would.
+ * StartLimitIntervalSec=0: systemd never gives up on a crash loop into `failed
+ * (start-limit-hit)`, a state only root's `systemctl reset-failed` leaves; the fleet's
+ * sudo rule grants `restart` alone, so a rollback after a crash loop must be able to
+ * restart the service. Verify, not the start limit, is what judges a crash loop.
+ */
 export function systemdUnit(app: AppSettings, user: string, port: number): string {
     return [
         "[Unit]",
         "Description=Rachel8",
         "After=network-online.target",
         "Wants=network-online.target",
+        "StartLimitIntervalSec=0",
         "",
         "[Service]",
         `User=${user}`,

@@ -68,7 +68,7 @@ function main() {
             say("note: the command provider plugin v1.2.1 is not available to this engine; steps run with stepRunner ssh2 (same commands)");
         }
         // A short bake, so the demo can show the gate and still finish in a few minutes.
-        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner, settleSeconds: 3, bakeSeconds: BAKE });
+        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner, settleSeconds: 3, minUptimeSeconds: 0, bakeSeconds: BAKE });
         run("pulumi", ["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: fs.readFileSync(status.privateKeyPath, "utf8") });
 
         for (const percent of [10, 50, 100]) {

@@ -65,6 +65,8 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
         stepRunner,
         ...labStackConfig(lab),
         settleSeconds: 3,
+        // Verify's crash-loop watch at the defaults is proven on its own (test/lab/crashLoop.test.ts).
+        minUptimeSeconds: 0,
         connectTimeout: 5,
         // The promotion gates' bake is tested on its own (test/e2e/promotion.e2e.test.ts).
         bakeSeconds: 0,

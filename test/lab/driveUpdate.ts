@@ -12,6 +12,8 @@ export function labApp(status: LabStatus, over: Partial<AppSettings> = {}): AppS
         repoUrl: status.repoUrl,
         healthUrl: status.healthUrlTemplate,
         settleSeconds: 6,
+        // Defaults to 10 s; these tests time crashes against the settle window alone.
+        minUptimeSeconds: 0,
         connectTimeout: 5,
         ...over,
     };
