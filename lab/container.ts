@@ -49,6 +49,12 @@ export function mountRoot(spec: ContainerSpec): void {
 
 /** Boots the host (returns once systemd inside reports the boot finished). */
 export async function boot(spec: ContainerSpec): Promise<void> {
+  startContainer(spec);
+  await waitBooted(spec.labDir, spec.name);
+}
+
+/** Starts the host's container under its supervisor, without waiting for the boot. */
+export function startContainer(spec: ContainerSpec): void {
   const hp = hostPaths(spec.labDir, spec.name);
   const cgroups = hostCgroups(spec.labDir, spec.name);
   for (const cg of cgroups) fs.mkdirSync(cg, { recursive: true });
@@ -67,7 +73,6 @@ export async function boot(spec: ContainerSpec): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "cgroup.procs"), `${pid}\n`);
   }
-  await waitBooted(spec.labDir, spec.name);
 }
 
 /** The container's PID 1 (systemd), as this machine numbers it, or 0 while there is none. */

@@ -57,7 +57,7 @@ function bakeThenAdvance(percent: number) {
 }
 
 function main() {
-    say("starting a 10-host lab fleet (real sshd on 127.0.1.1-10)");
+    say("booting a 10-host lab fleet (Debian 12 containers with their own systemd and sshd, on 127.0.1.1-10)");
     lab("up", "--hosts", "10");
     const status = readLabStatus();
     try {

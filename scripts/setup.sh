@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs what rachel-fleet's tests, lab and demo need on a fresh Debian machine:
-# Debian packages (OpenSSH, git, sudo, curl, chromium) and the npm dependencies. Idempotent.
+# Debian packages (systemd-nspawn and debootstrap for the lab's booted Debian hosts,
+# OpenSSH client, git, curl, chromium) and the npm dependencies. Idempotent. The lab's
+# Debian base image itself is built by the first `npm run lab -- up` (lab/baseImage.ts).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 missing=()
-[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+[ -x /usr/bin/systemd-nspawn ] || missing+=(systemd-container)
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v git >/dev/null || missing+=(git)
-command -v sudo >/dev/null || missing+=(sudo)
 command -v curl >/dev/null || missing+=(curl)
-command -v unshare >/dev/null || missing+=(util-linux)
+command -v nsenter >/dev/null || missing+=(util-linux)
 # The console's browser tests drive Debian's chromium (puppeteer-core downloads no browser).
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

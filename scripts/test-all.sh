@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: `npm test`.
 # Sets up what it needs (Debian packages, npm deps, the pinned engine), then runs
-# unit tests (mocked engine), lab integration tests (real sshd, git, bun) and the
-# end-to-end tests (real Pulumi engine against the lab), and the bench smoke run.
+# unit tests (mocked engine), lab integration tests (booted Debian hosts: systemd, sshd,
+# git, bun) and the end-to-end tests (real Pulumi engine against the lab, a VPS
+# provisioned through cloud-init), and the bench smoke run.
 # A suite that cannot run its real component fails; nothing is skipped.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +20,7 @@ run() {
 # Pulumi runs the program transpile-only (tsconfig.pulumi.json): the type check is here.
 run "type check (tsc)" npx tsc --noEmit -p .
 run "unit tests (mocked engine)" npx mocha --config test/.mocharc.unit.json
-run "lab integration tests (real sshd, git, bun)" npx mocha --config test/.mocharc.lab.json
+run "lab integration tests (booted Debian hosts: systemd, sshd, git, bun)" npx mocha --config test/.mocharc.lab.json
 if [ -f test/.mocharc.e2e.json ]; then
   # Exit 3 = engine ready without the command provider plugin: the suites then use stepRunner ssh2 and say so.
   run "engine" bash scripts/engine.sh --without-command
