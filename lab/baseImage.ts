@@ -25,7 +25,7 @@ const MASKED_UNITS = [
   "console-getty.service", "systemd-firstboot.service",
 ];
 /** Bump when the finishing steps below change, so every machine rebuilds its base. */
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
 
 export function baseImageKey(): string {
   return createHash("sha256").update(JSON.stringify({ SUITE, PACKAGES, MASKED_UNITS, RECIPE_VERSION })).digest("hex").slice(0, 12);
@@ -75,6 +75,7 @@ export function ensureBaseImage(log: (m: string) => void): string {
   fs.writeFileSync(path.join(staging, "complete"), `${new Date().toISOString()}\n`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(staging, dir);
+  pruneOtherBases(dir);
   log(`base image built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return rootfs;
 }
@@ -96,9 +97,22 @@ function finishBase(root: string): void {
   fs.writeFileSync(path.join(root, "etc/systemd/journald.conf.d/lab.conf"), "[Journal]\nRuntimeMaxUse=8M\n");
   // cloud-init runs only where the lab gives a host a NoCloud seed (see hostFiles.ts).
   fs.writeFileSync(path.join(root, "etc/cloud/cloud-init.disabled"), "the lab enables cloud-init per host\n");
+  // As on a cloud provider's Debian image: cloud-init's locale module sets en_US.UTF-8.
+  fs.writeFileSync(path.join(root, "etc/locale.gen"), "en_US.UTF-8 UTF-8\n");
+  run("chroot", [root, "locale-gen"]);
   run("chroot", [root, "apt-get", "clean"]);
   fs.rmSync(path.join(root, "var/lib/apt/lists"), { recursive: true, force: true });
   fs.mkdirSync(path.join(root, "var/lib/apt/lists/partial"), { recursive: true });
+}
+
+/** Bases of earlier recipes are dropped, unless a running lab's disks still lie on them. */
+function pruneOtherBases(current: string): void {
+  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  const parent = path.dirname(current);
+  for (const name of listDir(parent)) {
+    const dir = path.join(parent, name);
+    if (dir !== current && name.startsWith("debian-") && !mounts.includes(dir)) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function listDir(dir: string): string[] {

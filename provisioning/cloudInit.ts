@@ -76,7 +76,9 @@ export function cloudInitUserData(a: CloudInitArgs): string {
         "package_update: true",
         "packages: [git, sudo, curl, unzip, ca-certificates]",
         "ssh_deletekeys: true",
-        "ssh_genkeytypes: []",
+        // Only the program's ed25519 key: cloud-init generates the listed types that are missing,
+        // and it is not missing. (An empty list fails cloud-init's schema.)
+        "ssh_genkeytypes: [ed25519]",
         "ssh_keys:",
         "  ed25519_private: |",
         indent(a.hostPrivateKey, 4),

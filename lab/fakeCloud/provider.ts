@@ -11,8 +11,11 @@ import { resolveLabDir } from "../paths";
 
 const kind = process.argv[2];
 const labDir = resolveLabDir();
-const typeOf = (urn: string) => urn.split("::")[2];
+// The URN's type part is the parent chain, "parent$child"; the resource's own type is last.
+const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
 const numericId = () => String(crypto.randomInt(1_000_000, 9_999_999));
+/** A secret input (the user-data holds a private key) arrives wrapped; the fake needs its value. */
+const plain = (v: unknown): string => String(pulumi.runtime.isRpcSecret(v) ? pulumi.runtime.unwrapRpcSecret(v) : v);
 
 async function create(urn: string, inputs: any): Promise<pulumi.provider.CreateResult> {
   switch (typeOf(urn)) {
@@ -26,7 +29,7 @@ async function create(urn: string, inputs: any): Promise<pulumi.provider.CreateR
     case "hcloud:index/firewall:Firewall":
       return { id: numericId(), outs: { ...inputs } };
     case "hcloud:index/server:Server": {
-      const server = await createServer(labDir, String(inputs.name), String(inputs.userData));
+      const server = await createServer(labDir, plain(inputs.name), plain(inputs.userData));
       return { id: numericId(), outs: { ...inputs, ipv4Address: server.address, status: "running" } };
     }
     default:
