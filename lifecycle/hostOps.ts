@@ -1,5 +1,6 @@
 import { AppSettings } from "../config/config";
 import { LifecycleScript, lifecycleScript, parseKeyValues, scriptInvocation } from "./script";
+import { STEP_NAMES, VERIFYING_STEP } from "./steps";
 import { Exec, SshError, SshTarget, withSsh } from "./ssh";
 import { UpdateStatus } from "../stages/ledger";
 
@@ -93,6 +94,12 @@ export async function readHostOver(exec: Exec, app: AppSettings): Promise<HostRe
     return { reachable: true, reason: "", head: kv.head ?? "", serviceState: kv.active || "unknown", lastGood: kv.lastgood ?? "", marker: unb64(kv.marker) };
 }
 
+/** How long the version record waits for a VPS that stopped answering right after its step. */
+const COMEBACK_MS = 60_000;
+
+/** How the ssh2 step runner records a connection that dropped while the update ran. */
+export const STEP_INTERRUPTED = "the connection dropped while the update ran";
+
 interface Verdict {
     status: UpdateStatus;
     error: string;
@@ -121,7 +128,13 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
     if (!forwardError && kv.head === ref.commit && (kv.noop === "1" || kv.verified === ref.commit)) {
         return conclude("success", ref.commit, "");
     }
-    const why = forwardError || `verify did not pass (HEAD ${kv.head || "unknown"}, service ${kv.active || "unknown"})`;
+    const state = `HEAD ${kv.head || "unknown"}, service ${kv.active || "unknown"}`;
+    // No step failed and verify never finished: the run itself stopped (a reboot, a dropped
+    // connection, a killed session). time-<step> marks each step that ran to its end.
+    const lastDone = STEP_NAMES.filter((s) => stepSeconds[s] !== undefined).pop();
+    const why = forwardError || (stepSeconds[VERIFYING_STEP] === undefined
+        ? `the update stopped ${lastDone ? `after ${lastDone}` : "before its first step"} and never reached the end of verify (${state}): the connection dropped or the VPS rebooted mid-update`
+        : `verify did not pass (${state})`);
     if (!isSha(previous)) {
         return conclude("failed", "", `${why}; no previous commit is known, so the VPS was not rolled back`);
     }
@@ -140,7 +153,19 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
  */
 export async function finishAttempt(target: SshTarget, ref: AttemptRef): Promise<AttemptOutcome> {
     try {
-        return await withSsh(target, (exec) => finishAttemptOver(exec, ref));
+        return await withSsh(target, (exec) => finishAttemptOver(exec, ref)).catch(async (err) => {
+            // The step reached this VPS moments ago: one that does not answer now is most
+            // likely rebooting (the update may have caused it). Give it a while to come back.
+            if (!(err instanceof SshError && err.kind === "unreachable")) throw err;
+            for (const deadline = Date.now() + COMEBACK_MS; ; ) {
+                await new Promise((r) => setTimeout(r, 1000));
+                try {
+                    return await withSsh(target, (exec) => finishAttemptOver(exec, ref));
+                } catch (again) {
+                    if (!(again instanceof SshError && again.kind === "unreachable") || Date.now() > deadline) throw again;
+                }
+            }
+        });
     } catch (err) {
         return { updateStatus: "failed", currentVersion: "", previousVersion: "", serviceState: "unknown", error: describeError(err), lastUpdateAt: new Date().toISOString() };
     }

@@ -119,6 +119,8 @@ const update = `cmd_update() {
 
 const inspect = `cmd_inspect() {
   A="$S/attempts/$1"
+  # A run of the attempt that lost its SSH session may still be going: judge what it left, not what it is doing.
+  [ -e "$A/.lock" ] && flock -w ${ATTEMPT_LOCK_WAIT} "$A/.lock" true 2>/dev/null
   echo "head=$(git -C "$APP_DIR" rev-parse HEAD 2>/dev/null)"
   echo "active=$(systemctl is-active "$SERVICE" 2>/dev/null)"
   echo "previous=$(cat "$A/previous" 2>/dev/null)"
