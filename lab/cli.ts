@@ -45,7 +45,8 @@ async function main(argv: string[]): Promise<void> {
       const r = await teardownLab();
       log(
         `lab down (${((Date.now() - t0) / 1000).toFixed(1)} s): killed ${r.killedProcesses} processes` +
-          (r.unmounted.length ? `, unmounted ${r.unmounted.join(" ")}` : "") +
+          (r.unmounted.length ? `, unmounted ${r.unmounted.length} host disks` : "") +
+          (r.restored.length ? `, set ${r.restored.join(", ")}` : "") +
           (r.removedLabDir ? ", removed the lab directory" : ""),
       );
       return;

@@ -6,6 +6,7 @@ import { labPaths } from "./paths";
 import { cgroupRoots, cgroupPids, killCgroupTree } from "./container";
 import { tryRun, sleep } from "./shell";
 import { isAlive } from "./procfs";
+import { restoreKernelLimits } from "./kernelLimits";
 
 /** Every process of this lab: its supervisors' and containers' cgroups hold them all. */
 export function labProcesses(labDir?: string): number[] {
@@ -52,6 +53,8 @@ function cmdline(pid: number): string[] {
 export interface TeardownReport {
   killedProcesses: number;
   unmounted: string[];
+  /** Machine settings put back as they were before `up`. */
+  restored: string[];
   removedLabDir: boolean;
 }
 
@@ -70,7 +73,8 @@ export async function teardownLab(labDir?: string): Promise<TeardownReport> {
     const r = tryRun("umount", [mp]);
     if (r.code !== 0) tryRun("umount", ["-l", mp]);
   }
+  const restored = restoreKernelLimits(p.labDir);
   const existed = fs.existsSync(p.labDir);
   fs.rmSync(p.labDir, { recursive: true, force: true });
-  return { killedProcesses: killed, unmounted, removedLabDir: existed };
+  return { killedProcesses: killed, unmounted, restored, removedLabDir: existed };
 }

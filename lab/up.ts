@@ -12,6 +12,7 @@ import { writeFleetHost, BUN_INSIDE } from "./hostFiles";
 import { hostMemoryKb } from "./container";
 import { mountRoot, boot, provisionApp, waitHealthy, canConnect, ContainerSpec } from "./hostLifecycle";
 import { mapLimit } from "./concurrency";
+import { raiseInotifyLimit } from "./kernelLimits";
 import { LabHost, LabState, writeFaultState } from "./labStatus";
 
 export const BUN_BINARY = path.join(REPO_ROOT, "node_modules", "bun", "bin", "bun.exe");
@@ -42,6 +43,7 @@ export async function upLab(count: number, log: (m: string) => void, labDir?: st
   fs.mkdirSync(p.hostsDir, { mode: 0o755 });
   generateFleetKey(p.privateKey);
   const releases = buildOriginRepo(p.originRepo, path.join(p.labDir, "release-work"));
+  raiseInotifyLimit(p.labDir, count);
   const fleetPub = fs.readFileSync(p.privateKey + ".pub", "utf8");
   const tBoot = Date.now();
 
