@@ -7,7 +7,7 @@ import { inHost, powerOff, boot } from "./container";
 import { labContainer } from "./up";
 import { hostKeyPath, LAB_APP, publicKeyOf } from "./hostFiles";
 import { FaultKind, FAULT_KINDS, ONE_SHOT_FAULTS, readLabStatus, readFaultState, writeFaultState, oneShotMarker, LabStatus } from "./labStatus";
-import { run } from "./shell";
+import { generateHostKey } from "./keys";
 
 const APP = LAB_APP.appDir;
 const SERVICE = LAB_APP.service;
@@ -84,9 +84,7 @@ async function swapHostKey(dir: string, name: string, on: boolean): Promise<void
       fs.copyFileSync(key, hp.savedHostKey);
       fs.copyFileSync(key + ".pub", hp.savedHostKey + ".pub");
     }
-    fs.rmSync(key, { force: true });
-    fs.rmSync(key + ".pub", { force: true });
-    run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${name}`, "-f", key]);
+    generateHostKey(key, name);
   } else if (fs.existsSync(hp.savedHostKey)) {
     fs.copyFileSync(hp.savedHostKey, key);
     fs.copyFileSync(hp.savedHostKey + ".pub", key + ".pub");

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { hostPaths } from "./paths";
 import { run } from "./shell";
+import { generateHostKey } from "./keys";
 import { systemdUnit, sudoersRule, sudoersFileName } from "../provisioning/cloudInit";
 import { DEFAULTS, AppSettings } from "../config/types";
 
@@ -65,7 +66,7 @@ export function writeFleetHost(h: HostIdentity, fleetPublicKey: string): string 
   write(root, `etc/systemd/system/${LAB_APP.service}.service`, systemdUnit(LAB_APP, LAB_USER, APP_PORT));
   write(root, `etc/sudoers.d/${sudoersFileName(LAB_APP.service)}`, sudoersRule(LAB_USER, LAB_APP.service), 0o440);
   writeFaultHooks(root);
-  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${h.name}`, "-f", path.join(root, HOST_KEY)]);
+  generateHostKey(path.join(root, HOST_KEY), h.name);
   return publicKeyOf(root);
 }
 
