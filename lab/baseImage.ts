@@ -39,19 +39,27 @@ export function baseImageDir(): string {
 /** The Debian archive this machine's apt already uses (the lab names no mirror of its own). */
 export function debianMirror(): string {
   const files = ["/etc/apt/sources.list", ...listDir("/etc/apt/sources.list.d").map((f) => path.join("/etc/apt/sources.list.d", f))];
-  for (const file of files) {
-    let text = "";
+  const texts = files.map((file) => {
     try {
-      text = fs.readFileSync(file, "utf8");
+      return fs.readFileSync(file, "utf8");
     } catch {
-      continue;
+      return "";
     }
+  });
+  const mirror = mirrorIn(texts);
+  if (!mirror) throw new Error("cannot build the lab's Debian base: no Debian archive found in /etc/apt/sources.list{,.d} (the lab uses the one apt uses)");
+  return mirror;
+}
+
+/** The first Debian archive (not its security archive) in apt source files, deb822 or one-line. */
+export function mirrorIn(texts: string[]): string | undefined {
+  for (const text of texts) {
     const deb822 = text.match(/^URIs:\s*(\S+\/debian)\/?\s*$/m);
     if (deb822) return deb822[1];
     const oneLine = text.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+/m);
     if (oneLine) return oneLine[1];
   }
-  throw new Error("cannot build the lab's Debian base: no Debian archive found in /etc/apt/sources.list{,.d} (the lab uses the one apt uses)");
+  return undefined;
 }
 
 /** Returns the base root file system, building it first when this machine has none. */

@@ -58,6 +58,9 @@ describe("cloud-init", () => {
         assert.strictEqual(doc.ssh_keys.ed25519_private.trim(), host.privateKey.trim());
         assert.strictEqual(doc.ssh_keys.ed25519_public, host.publicKey);
         assert.strictEqual(doc.ssh_deletekeys, true);
+        // cloud-init's schema refuses an empty list (found by running it in the lab); the
+        // listed type is the one given, so nothing is generated beside the pinned key.
+        assert.deepStrictEqual(doc.ssh_genkeytypes, ["ed25519"]);
     });
 
     it("installs git and bun, clones the repo at the release commit, and starts the unit", () => {
@@ -70,6 +73,9 @@ describe("cloud-init", () => {
         const unit = doc.write_files.find((f: any) => f.path === "/etc/systemd/system/rachel8.service");
         assert.match(unit.content, /User=rachel/);
         assert.match(unit.content, /WorkingDirectory=\/home\/rachel\/rachel/);
+        // A crash loop must never end in start-limit-hit: rachel's sudo rule cannot reset-failed.
+        assert.match(unit.content, /^Restart=on-failure$/m);
+        assert.match(unit.content, /^StartLimitIntervalSec=0$/m);
     });
 
     it("grants sudo for exactly systemctl restart and is-active of the service", () => {
