@@ -35,6 +35,10 @@ describe("a VPS provisioned by the stack: cloud-init executed, then rolled like 
     };
 
     before(async () => {
+        for (const plugin of ["pulumi-resource-hcloud", "pulumi-resource-random"]) {
+            const file = path.join(FAKE_CLOUD, plugin);
+            if (!fs.existsSync(file)) throw new Error(`the lab's fake ${plugin} is missing at ${file}: this test cannot provision a VPS without it`);
+        }
         lab("up", "--hosts", "2");
         status = readLabStatus();
         t = await createTestStack("provision", status, {
