@@ -14,19 +14,7 @@ import { DEFAULTS, AppSettings } from "../config/types";
 export const LAB_USER = DEFAULTS.sshUser;
 export const APP_PORT = 8080;
 /** The app settings every lab host runs with (the program's defaults). */
-export const LAB_APP: AppSettings = {
-  repoUrl: "",
-  appDir: DEFAULTS.appDir,
-  service: DEFAULTS.service,
-  installCommand: DEFAULTS.installCommand,
-  healthUrl: "",
-  settleSeconds: DEFAULTS.settleSeconds,
-  minUptimeSeconds: DEFAULTS.minUptimeSeconds,
-  connectTimeout: DEFAULTS.connectTimeout,
-  fetchTimeout: DEFAULTS.fetchTimeout,
-  installTimeout: DEFAULTS.installTimeout,
-  restartTimeout: DEFAULTS.restartTimeout,
-};
+export const LAB_APP: AppSettings = { ...DEFAULTS };
 /** Inside a host: bun's real binary (bind-mounted from node_modules) behind the lab's wrapper. */
 export const BUN_INSIDE = "/usr/local/libexec/rachel-lab/bun";
 const BUN_WRAPPER = path.join(__dirname, "host", "bun");

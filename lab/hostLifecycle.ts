@@ -3,16 +3,14 @@
 // per host so `up` can make hosts in parallel.
 import * as net from "net";
 import * as http from "http";
-import { inHost, mountRoot, boot, ContainerSpec } from "./container";
-import { LAB_USER, LAB_APP } from "./hostFiles";
+import { inHost } from "./container";
+import { LAB_USER, LAB_APP, APP_PORT } from "./hostFiles";
 import { sleep } from "./shell";
 
 /** A login's environment as rachel (sshd's default user PATH on Debian). */
 const AS_RACHEL = ["runuser", "-u", LAB_USER, "--", "env", "-i", `HOME=/home/${LAB_USER}`, `USER=${LAB_USER}`, `LOGNAME=${LAB_USER}`,
   "SHELL=/bin/bash", "LANG=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"];
 
-export { mountRoot, boot, inHost };
-export type { ContainerSpec };
 
 /** Runs a shell script inside the host as rachel, with a login's environment. */
 export function inHostAsRachel(labDir: string, name: string, script: string): Promise<string> {
@@ -58,7 +56,7 @@ export async function waitListening(name: string, host: string, port: number, ti
 export function getHealth(address: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     // agent: false: a pooled keep-alive socket to a host that went down would answer "socket hang up".
-    const req = http.get({ host: address, port: 8080, path: "/health", timeout: 2000, agent: false }, (res) => {
+    const req = http.get({ host: address, port: APP_PORT, path: "/health", timeout: 2000, agent: false }, (res) => {
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
@@ -81,5 +79,5 @@ export async function waitHealthy(name: string, address: string, commit: string,
     }
     await sleep(100);
   }
-  throw new Error(`${name}: app never became healthy at http://${address}:8080/health (last: ${last})`);
+  throw new Error(`${name}: app never became healthy at http://${address}:${APP_PORT}/health (last: ${last})`);
 }

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { labPaths } from "./paths";
 import { leaderPid } from "./container";
+import { APP_PORT } from "./hostFiles";
 import type { Releases } from "./releases";
 
 export interface LabHost {
@@ -92,7 +93,7 @@ export function readLabStatus(labDir?: string): LabStatus {
     labDir: p.labDir,
     repoUrl: p.originRepo,
     privateKeyPath: p.privateKey,
-    healthUrlTemplate: "http://{host}:8080/health",
+    healthUrlTemplate: `http://{host}:${APP_PORT}/health`,
     releases: state.releases,
     hosts: state.hosts,
     baseRoot: state.baseRoot,

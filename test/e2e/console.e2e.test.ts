@@ -14,7 +14,7 @@ import { tagsOf } from "../../operator/stackAccess";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { hostTruth } from "../lab/hostTruth";
-import { lab } from "./labFixture";
+import { lab } from "../lab/labCli";
 import { TestStack, createTestStack } from "./stackHarness";
 
 const CHROMIUM = "/usr/bin/chromium";

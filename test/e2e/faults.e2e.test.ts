@@ -7,7 +7,7 @@ import * as assert from "assert";
 import { LabStatus } from "../../lab/labStatus";
 import { hostTruth } from "../lab/hostTruth";
 import { inHost } from "../../lab/container";
-import { lab } from "./labFixture";
+import { lab } from "../lab/labCli";
 import { TestStack, labStackSuite, runLog } from "./stackHarness";
 
 describe("faults of real VPSs under the real Pulumi engine (4-host lab)", function () {

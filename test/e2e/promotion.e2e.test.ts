@@ -8,7 +8,7 @@ import { LabHost, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
 import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
-import { lab } from "./labFixture";
+import { lab } from "../lab/labCli";
 import { TestStack, labStackSuite, runLog } from "./stackHarness";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -13,7 +13,7 @@ import { inHost } from "../../lab/container";
 import { cloudServers } from "../../lab/fakeCloud/vps";
 import { systemdUnit, sudoersRule } from "../../provisioning/cloudInit";
 import { DEFAULTS } from "../../config/config";
-import { lab } from "./labFixture";
+import { lab } from "../lab/labCli";
 import { TestStack, createTestStack, runLog } from "./stackHarness";
 
 const FAKE_CLOUD = path.join(REPO_ROOT, "lab", "fakeCloud", "bin");

@@ -11,7 +11,7 @@ import { cohortFor } from "../../stages/cohort";
 import { HostTruth, hostTruth } from "../lab/hostTruth";
 import { TestStack, labStackSuite, opsByHost, runLog } from "./stackHarness";
 import { endStackProcesses } from "../../lab/labProject";
-import { lab } from "./labFixture";
+import { lab } from "../lab/labCli";
 import { VERSION_TYPE } from "../../providers/types";
 
 

@@ -4,7 +4,7 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import { LocalWorkspace, Stack, EngineEvent } from "@pulumi/pulumi/automation";
 import { LabStatus, readLabStatus } from "../../lab/labStatus";
-import { lab } from "./labFixture";
+import { lab } from "../lab/labCli";
 import { REPO_ROOT } from "../../lab/paths";
 import { commandPluginReady, endStackProcesses, labStackConfig, linkProject, throwawayPulumiEnv, writeStackConfig } from "../../lab/labProject";
 

@@ -4,22 +4,14 @@
 // `active` whenever one looks; verify must fail every one of them and the host must
 // be rolled back, at the default settle window and at 3 s; a healthy release passes.
 import * as assert from "assert";
-import * as path from "path";
-import { spawnSync } from "child_process";
 import { readLabStatus, LabStatus } from "../../lab/labStatus";
-import { REPO_ROOT } from "../../lab/paths";
+import { lab } from "./labCli";
 import { CRASH_AFTER } from "../../lab/releases";
 import { DEFAULTS } from "../../config/config";
 import { mapLimit } from "../../fleet/pool";
 import { driveUpdate, labApp, targetFor } from "./driveUpdate";
 import { hostTruth } from "./hostTruth";
 
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
-function lab(...args: string[]) {
-    const r = spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8" });
-    assert.strictEqual(r.status, 0, `npm run lab -- ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`);
-    return r.stdout;
-}
 
 const SETTLE_WINDOWS = [DEFAULTS.settleSeconds, 3];
 const RELEASES = [...CRASH_AFTER.map((t) => `crash-${t}`), "v2"];

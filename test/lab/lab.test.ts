@@ -7,25 +7,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
+import { lab, labRun } from "./labCli";
 import { readLabStatus, LabStatus, LabHost } from "../../lab/labStatus";
 import { runOnHost, HostCommandResult } from "../../lab/sshExec";
-import { labPaths, REPO_ROOT } from "../../lab/paths";
+import { labPaths } from "../../lab/paths";
 import { labProcesses, labMountsHere } from "../../lab/teardown";
 import { getHealth, sshLogins } from "../../lab/hostLifecycle";
 import { cgroupRoots } from "../../lab/container";
 import { RELEASE_TAGS } from "../../lab/releases";
-
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
-
-function labRun(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8", env });
-}
-
-function lab(...args: string[]): string {
-  const r = labRun(args);
-  assert.strictEqual(r.status, 0, `npm run lab -- ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** What the lab may touch outside its directory, to compare before `up` and after `down`. */
 function systemSnapshot() {

@@ -2,22 +2,14 @@
 // provider's functions) against real lab hosts, each host checked independently
 // over SSH afterwards: HEAD, systemctl is-active, the health endpoint, the marker.
 import * as assert from "assert";
-import * as path from "path";
-import { spawnSync } from "child_process";
 import { readLabStatus, LabStatus } from "../../lab/labStatus";
 import { runOnHost } from "../../lab/sshExec";
-import { REPO_ROOT } from "../../lab/paths";
+import { lab } from "./labCli";
 import { readHost } from "../../lifecycle/hostOps";
 import { SshError } from "../../lifecycle/ssh";
 import { driveUpdate, labApp, targetFor } from "./driveUpdate";
 import { hostTruth } from "./hostTruth";
 
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
-function lab(...args: string[]) {
-    const r = spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "lab", "cli.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8" });
-    assert.strictEqual(r.status, 0, `npm run lab -- ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`);
-    return r.stdout;
-}
 
 describe("update and rollback on real lab hosts", function () {
     this.timeout(600000);
