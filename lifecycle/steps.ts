@@ -88,14 +88,14 @@ echo "restarted $SERVICE"`;
 const verify = `
 ms() { date +%s%3N; }
 restarts0=$(unit_restarts)
-times() { [ "$1" = 1 ] && echo once || echo "$1 times"; }
+restarts_said() { [ "$1" = 1 ] && echo once || echo "$1 times"; }
 deadline=$(( $(date +%s) + RESTART_TIMEOUT ))
 while :; do
   st=$(systemctl is-active "$SERVICE" 2>/dev/null)
   [ "$st" = active ] && break
   [ "$st" = failed ] && { echo "$SERVICE is failed after restart"; exit 1; }
   n=$(unit_restarts)
-  [ "\${n:-0}" -gt "\${restarts0:-0}" ] && { echo "$SERVICE is crash-looping: systemd restarted it $(times "$n") since the restart step (now '$st')"; exit 1; }
+  [ "\${n:-0}" -gt "\${restarts0:-0}" ] && { echo "$SERVICE is crash-looping: systemd restarted it $(restarts_said "$n") since the restart step (now '$st')"; exit 1; }
   [ $(date +%s) -ge $deadline ] && { echo "$SERVICE not active within \${RESTART_TIMEOUT}s (state: $st)"; exit 1; }
   sleep 0.5
 done
@@ -107,7 +107,7 @@ watch_until() {
     sleep 0.5
     st=$(systemctl is-active "$SERVICE" 2>/dev/null)
     [ "$st" = active ] || { echo "$SERVICE was active but is '$st' $(( ($(ms) - t0) / 1000 ))s later, within the $2: it crashed after start"; exit 1; }
-    [ "$(unit_invocation)" = "$inv" ] || { echo "$SERVICE restarted within the $2 (systemd has restarted it $(times "$(unit_restarts)")): it crashes after start"; exit 1; }
+    [ "$(unit_invocation)" = "$inv" ] || { echo "$SERVICE restarted within the $2 (systemd has restarted it $(restarts_said "$(unit_restarts)")): it crashes after start"; exit 1; }
   done
 }
 watch_until "$SETTLE" "\${SETTLE}s settle window"

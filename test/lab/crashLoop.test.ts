@@ -39,7 +39,8 @@ describe("verify under systemd's own restarts (Restart=on-failure, RestartSec=2)
         const crashes = c.tag !== "v2";
         it(`${c.tag}, settle ${c.settle}s (minimum uptime ${DEFAULTS.minUptimeSeconds}s): ${crashes ? "fails verify and is rolled back to v1" : "passes verify"}`, async () => {
             const r = results.get(key(c))!;
-            const o = r.outcome!;
+            assert.ok(r.outcome, `${status.hosts[i].name} was not updated: its reading says ${r.reading.reason || "nothing"}`);
+            const o = r.outcome;
             const v1 = status.releases.v1;
             const t = await hostTruth(status.hosts[i]);
             if (!crashes) {
