@@ -1,38 +1,46 @@
 import { AppSettings } from "../config/config";
-import { finishAttemptOver, readHostOver } from "../lifecycle/hostOps";
+import { mapLimit, poolEach } from "../fleet/pool";
+import { finishAttemptOver, prepareOver, readHostOver } from "../lifecycle/hostOps";
 import { attemptIdFor, healthUrlFor, lifecycleScript, updateCommand } from "../lifecycle/script";
 import { SshTarget, withSsh } from "../lifecycle/ssh";
 
 /** Seconds spent in each phase of one host's update, and in each step on the host. */
-export type PhaseTimes = Record<"connect" | "read" | "update" | "finish", number> & { steps: Record<string, number> };
+export type PhaseTimes = Record<"connect" | "prepare" | "update" | "finish", number> & { steps: Record<string, number> };
+
+const since = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
 /**
- * The floor: one host's update as the fleet does it (the reading that installs the
- * lifecycle script, the update step, the version record's judgement), over one SSH
- * connection, with no Pulumi at all.
+ * The floor: a stage as the fleet runs it, with no Pulumi at all. Per host, the two phases
+ * the program uses: the reading that installs the lifecycle script and the prepare (one
+ * SSH connection, prepareParallel at a time, ahead), then the update step and the version
+ * record's judgement (a second connection, maxParallel at a time, each after its prepare).
  */
-export async function floorUpdate(target: SshTarget, app: AppSettings, commit: string, attempt: number): Promise<PhaseTimes> {
-    const attemptId = attemptIdFor(commit, attempt);
-    const healthUrl = healthUrlFor(app, target.host);
-    const t: Partial<PhaseTimes> = { steps: {} };
-    let mark = process.hrtime.bigint();
-    const lap = (phase: Exclude<keyof PhaseTimes, "steps">) => {
-        const now = process.hrtime.bigint();
-        t[phase] = Number(now - mark) / 1e9;
-        mark = now;
-    };
-    await withSsh(target, async (exec) => {
-        lap("connect");
-        await readHostOver(exec, app);
-        lap("read");
-        await exec(updateCommand(lifecycleScript(app), commit, attemptId, healthUrl));
-        lap("update");
-        const outcome = await finishAttemptOver(exec, { app, commit, attemptId, healthUrl });
-        lap("finish");
-        t.steps = outcome.stepSeconds ?? {};
-        if (outcome.updateStatus !== "success") {
-            throw new Error(`${target.host}: the floor's update ended ${outcome.updateStatus}: ${outcome.error}`);
-        }
+export async function floorStage(targets: SshTarget[], app: AppSettings, commit: string, firstAttempt: number, maxParallel: number, prepareParallel: number) {
+    const started = process.hrtime.bigint();
+    const attemptIds = targets.map((_, i) => attemptIdFor(commit, firstAttempt + i));
+    const prepared = poolEach(targets.map((_, i) => i), prepareParallel, (i) => {
+        const t0 = process.hrtime.bigint();
+        return withSsh(targets[i], async (exec) => {
+            const connect = since(t0);
+            await readHostOver(exec, app);
+            await prepareOver(exec, app, commit, attemptIds[i]);
+            return { connect, prepare: since(t0) - connect };
+        });
     });
-    return t as PhaseTimes;
+    const phases = await mapLimit(targets, maxParallel, async (target, i): Promise<PhaseTimes> => {
+        const { connect, prepare } = await prepared[i];
+        const healthUrl = healthUrlFor(app, target.host);
+        return withSsh(target, async (exec) => {
+            let mark = process.hrtime.bigint();
+            await exec(updateCommand(lifecycleScript(app), commit, attemptIds[i], healthUrl));
+            const update = since(mark);
+            mark = process.hrtime.bigint();
+            const outcome = await finishAttemptOver(exec, { app, commit, attemptId: attemptIds[i], healthUrl });
+            if (outcome.updateStatus !== "success") {
+                throw new Error(`${target.host}: the floor's update ended ${outcome.updateStatus}: ${outcome.error}`);
+            }
+            return { connect, prepare, update, finish: since(mark), steps: outcome.stepSeconds ?? {} };
+        });
+    });
+    return { seconds: since(started), phases };
 }

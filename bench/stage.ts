@@ -9,7 +9,7 @@ import { sshLogins } from "../lab/hostLifecycle";
 import { runOnHost } from "../lab/sshExec";
 import { recheckHost } from "../lifecycle/recheck";
 import { healthUrlFor } from "../lifecycle/script";
-import { floorUpdate } from "./floor";
+import { floorStage } from "./floor";
 import { BenchStack, newStack, stateFigures } from "./stacks";
 
 export const SETTLE = 3;
@@ -45,10 +45,10 @@ async function floorRun(c: StageContext, maxParallel: number) {
     // Every run moves every host to another good release, so each does the same work.
     const tag = (c.tags.current = ["v2", "v3", "v1"].find((t) => t !== c.tags.current)!);
     const commit = (c.status.releases as Record<string, string>)[tag];
-    const started = process.hrtime.bigint();
-    const phases = await mapLimit(c.status.hosts, maxParallel, (h) =>
-        floorUpdate({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: c.key, connectTimeout: 5 }, c.app, commit, c.attempt++));
-    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, phases };
+    const targets = c.status.hosts.map((h) => ({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: c.key, connectTimeout: 5 }));
+    const floor = await floorStage(targets, c.app, commit, c.attempt, maxParallel, 4 * maxParallel);
+    c.attempt += targets.length;
+    return floor;
 }
 
 async function pulumiRun(c: StageContext, maxParallel: number) {
@@ -101,7 +101,7 @@ export async function stageCost(n: number, status: LabStatus, results: any, opts
         for (let r = 0; r < opts.reps; r++) {
             const floor = await floorRun(c, 5);
             const up = await pulumiRun(c, 5);
-            const phases = ["connect", "read", "update", "finish"] as const;
+            const phases = ["connect", "prepare", "update", "finish"] as const;
             const perHost = Object.fromEntries(phases.map((k) => [k, mean(floor.phases.map((p) => p[k]))])) as Record<(typeof phases)[number], number>;
             const perStep = Object.fromEntries(Object.keys(floor.phases[0].steps).map((k) => [k, mean(floor.phases.map((p) => p.steps[k] ?? 0))]));
             const state = stateFigures(s.exportState().text, n);

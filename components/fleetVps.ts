@@ -20,6 +20,8 @@ export interface FleetVpsArgs {
     readonly commit: string;
     /** Which attempt at `commit` (a failed VPS is retried with the next). */
     readonly attempt: number;
+    /** The stack's own id (StackIdentity): part of the attempt's name on the VPS. */
+    readonly stackId: pulumi.Input<string>;
     /** Whether this stage updates the VPS; otherwise its resources are registered exactly as stored. */
     readonly changing: boolean;
     /** The program's reading just before the update (only in `up`); an unreachable VPS gets no command. */
@@ -45,10 +47,10 @@ export class FleetVps extends pulumi.ComponentResource {
     constructor(name: string, args: FleetVpsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("rachel-fleet:fleet:Vps", name, {}, opts);
         const hold = args.changing ? {} : { ignoreChanges: ["*"] };
-        const attemptId = attemptIdFor(args.commit, args.attempt);
+        const attemptId = pulumi.output(args.stackId).apply((id) => attemptIdFor(args.commit, args.attempt, id));
         // In preview nothing is read, so the command shows as it will run on a reachable VPS.
         const reachable = args.reading?.reachable ?? true;
-        const cmd = pulumi.output(args.healthUrl).apply((h) => (reachable ? updateCommand(args.script, args.commit, attemptId, h) : undefined));
+        const cmd = pulumi.all([args.healthUrl, attemptId]).apply(([h, id]) => (reachable ? updateCommand(args.script, args.commit, id, h) : undefined));
         const endpoint = pulumi.output(args.endpoint);
         const step = args.stepRunner === "command"
             ? new command.remote.Command(`${name}-update`, {
@@ -63,8 +65,8 @@ export class FleetVps extends pulumi.ComponentResource {
             }, { parent: this, ...hold })
             : new RemoteStep(`${name}-update`, pulumi.all([endpoint, cmd]).apply(([e, c]): StepSpec => ({ hostName: name, endpoint: e, command: c })),
                 { parent: this, provider: args.sshProvider, ...hold });
-        const spec = pulumi.all([endpoint, args.healthUrl]).apply(([e, h]): VersionSpec => ({
-            hostName: name, endpoint: e, commit: args.commit, attempt: args.attempt, healthUrl: h,
+        const spec = pulumi.all([endpoint, args.healthUrl, attemptId]).apply(([e, h, id]): VersionSpec => ({
+            hostName: name, endpoint: e, commit: args.commit, attempt: args.attempt, attemptId: id, healthUrl: h,
             reachable, unreachableReason: args.reading?.reason ?? "",
         }));
         const version = new VpsVersion(`${name}-version`, spec, { parent: this, provider: args.sshProvider, dependsOn: [step], ...hold });

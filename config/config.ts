@@ -87,7 +87,7 @@ function configReader(raw: RawConfig, ns: string): ConfigReader {
     };
 }
 
-type RolloutSettings = Pick<FleetConfig, "targetCommit" | "stepRunner" | "rolloutPercent" | "failureThreshold" | "maxParallel" | "overrideHalt" | "bakeSeconds">;
+type RolloutSettings = Pick<FleetConfig, "targetCommit" | "stepRunner" | "rolloutPercent" | "failureThreshold" | "maxParallel" | "prepareParallel" | "overrideHalt" | "bakeSeconds">;
 
 /** What to roll out, to how much of the fleet, and when to stop. */
 function parseRollout(r: ConfigReader): RolloutSettings {
@@ -107,6 +107,7 @@ function parseRollout(r: ConfigReader): RolloutSettings {
         fail("failureThreshold", thresholdRaw, "must be a number from 0 to 1 (a fraction of the stage's hosts)", "0.3");
     }
     const maxParallel = r.int("maxParallel", DEFAULTS.maxParallel, 1, 1000, "5");
+    const prepareParallel = r.int("prepareParallel", DEFAULTS.prepareParallel, 0, 4000, "20") || 4 * maxParallel;
     const bakeSeconds = r.int("bakeSeconds", DEFAULTS.bakeSeconds, 0, 7 * 86400, String(DEFAULTS.bakeSeconds));
     const stepRunner = r.str("stepRunner");
     if (stepRunner !== "command" && stepRunner !== "ssh2") {
@@ -117,7 +118,7 @@ function parseRollout(r: ConfigReader): RolloutSettings {
     if (overrideRaw !== undefined && !["true", "false"].includes(overrideRaw)) {
         fail("overrideHalt", overrideRaw, "must be true or false", "true");
     }
-    return { targetCommit, stepRunner: stepRunner as StepRunner, rolloutPercent, failureThreshold, maxParallel, bakeSeconds, overrideHalt: overrideRaw === "true" };
+    return { targetCommit, stepRunner: stepRunner as StepRunner, rolloutPercent, failureThreshold, maxParallel, prepareParallel, bakeSeconds, overrideHalt: overrideRaw === "true" };
 }
 
 function parseSshUser(r: ConfigReader): string {
@@ -163,6 +164,7 @@ function parseAppSettings(r: ConfigReader): AppSettings {
         fetchTimeout: r.timeout("fetchTimeout"),
         installTimeout: r.timeout("installTimeout"),
         restartTimeout: r.timeout("restartTimeout"),
+        keepReleases: r.int("keepReleases", DEFAULTS.keepReleases, 2, 100, "3"),
     };
 }
 

@@ -26,6 +26,8 @@ export interface AppSettings {
     fetchTimeout: number;
     installTimeout: number;
     restartTimeout: number;
+    /** Release directories kept on each VPS (the current and the previous one always are). */
+    keepReleases: number;
 }
 
 export interface HetznerServerSpec {
@@ -56,6 +58,8 @@ export interface FleetConfig {
     rolloutPercent: number;
     failureThreshold: number;
     maxParallel: number;
+    /** At most this many VPSs prepare (fetch, build, install) at once in `up`: ahead of their switch. */
+    prepareParallel: number;
     /** Seconds a stage's hosts must have run the release before a larger percentage may start. */
     bakeSeconds: number;
     overrideHalt: boolean;
@@ -71,6 +75,9 @@ export interface FleetConfig {
 export const DEFAULTS = {
     failureThreshold: 0.3,
     maxParallel: 5,
+    // 0: four times maxParallel. Preparing touches nothing the service uses, so it can run
+    // well ahead of the switches, which stay limited to maxParallel.
+    prepareParallel: 0,
     // Five minutes: long enough for a crash loop to exhaust systemd's restarts, for a leak or
     // a minutely timer to show, and for a late health failure to surface; short enough that
     // 10% → 50% → 100% costs ten minutes of waiting. Pulumi.yaml documents the same default.
@@ -90,6 +97,8 @@ export const DEFAULTS = {
     fetchTimeout: 60,
     installTimeout: 120,
     restartTimeout: 30,
+    // The current release, the previous one (a rollback needs no install) and one more.
+    keepReleases: 3,
     stepRunner: "command",
     inventoryFile: "",
 };

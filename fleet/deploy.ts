@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config/config";
 import { FleetVps } from "../components/fleetVps";
 import { HostReading, unreachableReading } from "../lifecycle/hostOps";
-import { LifecycleScript, healthUrlFor, lifecycleScript } from "../lifecycle/script";
+import { LifecycleScript, attemptIdFor, healthUrlFor, lifecycleScript } from "../lifecycle/script";
+import { StackIdentity } from "../providers/resources";
 import { FleetSshProvider } from "../providers/runtime";
 import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
 import { HostPlan, StagePlan, planStage } from "../stages/plan";
@@ -25,6 +26,7 @@ interface Context {
     cfg: FleetConfig;
     script: LifecycleScript;
     providers: Map<string, FleetSshProvider>;
+    stackId: pulumi.Output<string>;
 }
 
 function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolean, reading?: HostReading): FleetVps {
@@ -35,6 +37,7 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
         sshProvider: ctx.providers.get(m.keyName)!,
         commit: changing ? ctx.cfg.targetCommit : held,
         attempt: Math.max(1, p.attempt),
+        stackId: ctx.stackId,
         changing,
         reading,
         script: ctx.script,
@@ -44,16 +47,48 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
 }
 
 /**
- * One changing VPS in `up`: read it (which installs the lifecycle script) just before its
- * resources are registered, then wait for its version record. The pool around this keeps
- * at most maxParallel VPSs between their reading and their record.
+ * The prepare phase of one changing VPS in `up`: read it (which installs the lifecycle
+ * script) and prepare the release beside the running one, over one connection. A failed
+ * prepare is recorded on the VPS: its switch then runs nothing and its record says why.
  */
-async function updateOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable?: string): Promise<HostRecord> {
+async function prepareOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable?: string): Promise<HostReading> {
     // A host the re-check could not reach a moment ago is not dialled (and waited for) twice.
-    const reading = unreachable
-        ? unreachableReading(unreachable)
-        : await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app);
-    return settled(registerVps(ctx, m, p, true, reading).record);
+    if (unreachable) return unreachableReading(unreachable);
+    const attemptId = attemptIdFor(ctx.cfg.targetCommit, Math.max(1, p.attempt), await settled(ctx.stackId));
+    const reading = await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app, { commit: ctx.cfg.targetCommit, attemptId });
+    const left = unfinishedRun(m.name, reading.marker, attemptId);
+    if (left) pulumi.log.warn(left);
+    return reading;
+}
+
+/**
+ * The update marker a run leaves until its attempt is concluded: found at the next reading,
+ * it means that run was killed or cut off (a killed `pulumi up`, a VPS that went away).
+ * Says which run, and what this up does about it, in the operator's words.
+ */
+export function unfinishedRun(host: string, marker: string, attemptId: string): string | undefined {
+    if (!marker) return undefined;
+    let m: { since?: string; target?: string; attempt?: string };
+    try {
+        m = JSON.parse(marker);
+    } catch {
+        return `${host}: an earlier run left an unreadable update marker; this up updates the VPS as attempt ${attemptId}.`;
+    }
+    const what = `an earlier run (a killed pulumi up, or one cut off from the VPS) left its update to ${(m.target ?? "?").slice(0, 12)} unfinished (attempt ${m.attempt}, since ${m.since})`;
+    return m.attempt === attemptId
+        ? `${host}: ${what}; this up resumes that attempt: the steps it finished are not run again, then it is judged and, if its switch failed, rolled back.`
+        : `${host}: ${what}; this up runs attempt ${attemptId} instead, which waits for any part of that run still going on the VPS.`;
+}
+
+/**
+ * Prepares the changing VPSs prepareParallel at a time, ahead of their switches (their
+ * resources: the update step, which finds the prepare steps done, and the version
+ * record), which run maxParallel at a time, each after its own prepare.
+ */
+function updateAll(ctx: Context, changing: string[], plan: StagePlan, byName: Map<string, FleetMember>, unreachable: Record<string, string>): Promise<HostRecord>[] {
+    const prepared = poolEach(changing, ctx.cfg.prepareParallel, (n) => prepareOne(ctx, byName.get(n)!, plan.hosts[n], unreachable[n]));
+    return poolEach(changing.map((_, i) => i), ctx.cfg.maxParallel, async (i) =>
+        settled(registerVps(ctx, byName.get(changing[i])!, plan.hosts[changing[i]], true, await prepared[i]).record));
 }
 
 function sshProviders(cfg: FleetConfig, members: FleetMember[]): Map<string, FleetSshProvider> {
@@ -75,7 +110,9 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
     const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt });
     planned.warnings.forEach((w) => pulumi.log.warn(w));
     const { plan, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
-    const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members) };
+    // Registered first, so its id is known before any host's attempt is named.
+    const stackId = new StackIdentity("stack-identity").stackId;
+    const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members), stackId };
     const byName = new Map(members.map((m) => [m.name, m]));
     const changing = plan.order.filter((n) => plan.hosts[n].mode === "update" && plan.hosts[n].fresh);
     const records: Record<string, pulumi.Output<HostRecord>> = {};
@@ -92,7 +129,7 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
         changing.forEach((n) => (records[n] = registerVps(ctx, byName.get(n)!, plan.hosts[n], true).record));
     } else {
         warnIfEngineNarrower(cfg.maxParallel, changing.length);
-        const done = poolEach(changing, cfg.maxParallel, (n) => updateOne(ctx, byName.get(n)!, plan.hosts[n], unreachable[n]));
+        const done = updateAll(ctx, changing, plan, byName, unreachable);
         changing.forEach((n, i) => (records[n] = pulumi.output(done[i])));
     }
     const names = members.map((m) => m.name).sort();

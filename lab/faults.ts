@@ -5,11 +5,13 @@ import * as fs from "fs";
 import { hostPaths } from "./paths";
 import { inHost, powerOff, boot } from "./container";
 import { labContainer } from "./up";
-import { hostKeyPath, LAB_APP, publicKeyOf } from "./hostFiles";
+import { hostKeyPath, LAB_APP, LAB_USER, publicKeyOf } from "./hostFiles";
+import { ON_HOST } from "../lifecycle/script";
 import { FaultKind, FAULT_KINDS, ONE_SHOT_FAULTS, readLabStatus, readFaultState, writeFaultState, oneShotMarker, LabStatus } from "./labStatus";
 import { generateHostKey } from "./keys";
 
-const APP = LAB_APP.appDir;
+/** Where an update writes on a host: the release directories (and the repository among them). */
+const RELEASES = ON_HOST.releases.replace("$HOME", `/home/${LAB_USER}`);
 const SERVICE = LAB_APP.service;
 const CRASH_DROP_IN = `/etc/systemd/system/${SERVICE}.service.d/rachel-lab-crash-loop.conf`;
 
@@ -95,34 +97,36 @@ async function swapHostKey(dir: string, name: string, on: boolean): Promise<void
 }
 
 const UNDERLYING = "/run/lab/app-disk";
-const FILLER = `${APP}/.git/lab-disk-filler`;
+const FILLER = `${RELEASES}/.lab-disk-filler`;
 
 /**
- * Puts the app directory on a small tmpfs holding a copy of it and fills the rest.
+ * Puts the release directories on a small tmpfs holding a copy of them and fills the rest.
  * New data blocks and new files both fail with ENOSPC; the real directory stays
  * untouched underneath (reachable at UNDERLYING for the restore).
  */
 const FILL_APP_DISK = `set -e
-mountpoint -q ${APP} && exit 0
+mountpoint -q ${RELEASES} && exit 0
 # Private: a shared bind would receive the tmpfs below by propagation.
-mkdir -p ${UNDERLYING} && mount --bind ${APP} ${UNDERLYING} && mount --make-private ${UNDERLYING}
-kb=$(du -sk ${APP} | cut -f1)
-mount -t tmpfs -o size=$((kb + kb / 4 + 1024))k,mode=0755,uid=$(id -u rachel),gid=$(id -g rachel) rachel-lab-disk-full ${APP}
-cp -a ${UNDERLYING}/. ${APP}/
+mkdir -p ${UNDERLYING} && mount --bind ${RELEASES} ${UNDERLYING} && mount --make-private ${UNDERLYING}
+kb=$(du -sk ${RELEASES} | cut -f1)
+mount -t tmpfs -o size=$((kb + kb / 4 + 1024))k,mode=0755,uid=$(id -u rachel),gid=$(id -g rachel) rachel-lab-disk-full ${RELEASES}
+cp -a ${UNDERLYING}/. ${RELEASES}/
 dd if=/dev/zero of=${FILLER} bs=64k 2>/dev/null || true
-used=$(df --output=iused ${APP} | tail -1 | tr -d ' ')
-mount -o remount,nr_inodes=$used ${APP}`;
+used=$(df --output=iused ${RELEASES} | tail -1 | tr -d ' ')
+mount -o remount,nr_inodes=$used ${RELEASES}`;
 
-/** Copies whatever changed on the full disk back to the real directory, then removes the tmpfs. */
+/**
+ * Copies whatever changed on the full disk back over the real directory, then removes the
+ * tmpfs. Directories are written into, never replaced: a running service keeps its cwd.
+ */
 const RESTORE_APP_DISK = `set -e
-mountpoint -q ${APP} || exit 0
+mountpoint -q ${RELEASES} || exit 0
 rm -f ${FILLER}
 staging=${UNDERLYING}.restore
 rm -rf $staging && mkdir -p $staging
-cp -a ${APP}/. $staging/
-find ${UNDERLYING} -mindepth 1 -delete
-cp -a $staging/. ${UNDERLYING}/
-rm -rf $staging
+cp -a ${RELEASES}/. $staging/
 # Lazy: a service restarted during the fault may still have its cwd on it.
-umount -l ${APP}
+umount -l ${RELEASES}
+cp -a $staging/. ${RELEASES}/
+rm -rf $staging
 umount ${UNDERLYING}`;

@@ -6,27 +6,31 @@ import * as http from "http";
 import { inHost } from "./container";
 import { LAB_USER, LAB_APP, APP_PORT } from "./hostFiles";
 import { sleep } from "./shell";
+import { lifecycleScript } from "../lifecycle/script";
 
 /** A login's environment as rachel (sshd's default user PATH on Debian). */
 const AS_RACHEL = ["runuser", "-u", LAB_USER, "--", "env", "-i", `HOME=/home/${LAB_USER}`, `USER=${LAB_USER}`, `LOGNAME=${LAB_USER}`,
   "SHELL=/bin/bash", "LANG=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"];
 
 
-/** Runs a shell script inside the host as rachel, with a login's environment. */
-export function inHostAsRachel(labDir: string, name: string, script: string): Promise<string> {
-  return inHost(labDir, name, [...AS_RACHEL, "/bin/bash", "-c", script]);
-}
-
-/** The first deploy a fresh VPS gets: clone, check out the tag, install; then the unit enabled and started. */
-export async function provisionApp(labDir: string, name: string, originRepo: string, tag: string): Promise<void> {
-  await inHostAsRachel(
-    labDir,
-    name,
-    `set -e; git clone -q '${originRepo}' ${LAB_APP.appDir}; cd ${LAB_APP.appDir}; ` +
-      `git -c advice.detachedHead=false checkout -q '${tag}'; bun install --silent`,
-  );
+/**
+ * The first deploy a fresh VPS gets, as cloud-init gives it: the fleet's lifecycle script
+ * prepares the release in its own directory and points the app directory at it; then
+ * the unit is enabled and started.
+ */
+export async function provisionApp(labDir: string, name: string, originRepo: string, commit: string): Promise<void> {
+  await inHost(labDir, name, [...AS_RACHEL, "sh", "-s", "--", "provision", originRepo, commit], lifecycleScript(LAB_APP).text);
   await inHost(labDir, name, ["systemctl", "enable", "--now", "--quiet", LAB_APP.service]);
 }
+
+/**
+ * The layout before release directories: a plain git checkout at the app directory, the
+ * service restarted in it. For the migration tests; run over the host's own SSH as rachel.
+ */
+export const PLAIN_CHECKOUT_SCRIPT = (originRepo: string, commit: string) =>
+  `set -e; sudo -n systemctl is-active ${LAB_APP.service} >/dev/null; rm -rf ~/releases ~/.rachel-fleet ${LAB_APP.appDir}; ` +
+  `git clone -q '${originRepo}' ${LAB_APP.appDir}; cd ${LAB_APP.appDir}; ` +
+  `git -c advice.detachedHead=false checkout -q ${commit}; bun install --silent; sudo -n systemctl restart ${LAB_APP.service}`;
 
 /** SSH logins the host's sshd has accepted since it booted (its journal says). */
 export async function sshLogins(labDir: string, name: string): Promise<number> {

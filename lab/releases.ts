@@ -7,7 +7,7 @@ import { run } from "./shell";
 /** Releases that exit 1 this long after each start: under Restart=on-failure, crash loops of every rhythm. */
 export const CRASH_AFTER = ["0.5s", "1.5s", "2.5s", "4s", "6s"] as const;
 export const RELEASE_TAGS = [
-  "v1", "v2", "v3", "bad-install", "crash-start", "crash-late", "bad-health", "slow-install",
+  "v1", "v2", "v3", "bad-install", "crash-start", "crash-late", "bad-health", "slow-install", "install-10s",
   ...CRASH_AFTER.map((t) => `crash-${t}` as const),
 ] as const;
 export type ReleaseTag = (typeof RELEASE_TAGS)[number];
@@ -81,6 +81,13 @@ const RELEASES: Release[] = [
     // so this hangs `bun install` until the caller's timeout kills it.
     base: "v3",
     change: editPackageJson("slow-install", (p) => (p.scripts = { ...p.scripts, preinstall: "sleep 600" })),
+  },
+  {
+    tag: "install-10s",
+    message: "Build native assets at install (slow: ~10 s, but succeeds)",
+    // A good release whose install takes as long as a real one with native dependencies.
+    base: "v3",
+    change: editPackageJson("install-10s", (p) => (p.scripts = { ...p.scripts, preinstall: "sleep 10" })),
   },
   ...CRASH_AFTER.map((after): Release => ({
     tag: `crash-${after}`,

@@ -53,7 +53,7 @@ export async function upLab(count: number, log: (m: string) => void, labDir?: st
     mountRoot(spec);
     const hostKey = writeFleetHost({ labDir: p.labDir, name, address, originRepo: p.originRepo }, fleetPub);
     await boot(spec);
-    await provisionApp(p.labDir, name, p.originRepo, INITIAL_RELEASE);
+    await provisionApp(p.labDir, name, p.originRepo, releases[INITIAL_RELEASE]);
     return { name, host: address, port: 22, user: "rachel", hostKey };
   });
   const booted = (Date.now() - tBoot) / 1000;

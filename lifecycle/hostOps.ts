@@ -1,6 +1,6 @@
 import { AppSettings } from "../config/config";
 import { LifecycleScript, lifecycleScript, parseKeyValues, scriptInvocation } from "./script";
-import { STEP_NAMES, VERIFYING_STEP } from "./steps";
+import { STEP_NAMES, VERIFYING_STEP, phaseOf } from "./steps";
 import { Exec, SshError, SshTarget, withSsh } from "./ssh";
 import { UpdateStatus } from "../stages/ledger";
 
@@ -72,13 +72,27 @@ async function run(exec: Exec, script: LifecycleScript, args: string[]) {
     return exec(command, { stdin });
 }
 
+/** An attempt whose prepare phase runs right after the reading, over the same connection. */
+export interface PrepareRef {
+    commit: string;
+    attemptId: string;
+}
+
 /**
  * Reads HEAD, the service state and the marker, installing the lifecycle script when it
- * is missing. Never throws: an unreachable VPS is a reading too.
+ * is missing; with `prepare`, then prepares that attempt's release (see prepareOver).
+ * Never throws: an unreachable VPS is a reading too.
  */
-export async function readHost(target: SshTarget, app: AppSettings): Promise<HostReading> {
+export async function readHost(target: SshTarget, app: AppSettings, prepare?: PrepareRef): Promise<HostReading> {
     try {
-        return await withSsh(target, (exec) => readHostOver(exec, app));
+        const readAndPrepare = () => withSsh(target, async (exec) => {
+            const reading = await readHostOver(exec, app);
+            if (prepare) await prepareOver(exec, app, prepare.commit, prepare.attemptId);
+            return reading;
+        });
+        // A VPS that rebooted in the middle of its prepare is waited for, and its prepare
+        // resumed (a step that finished is not run again; nothing was switched).
+        return await untilBack(readAndPrepare, (e) => e.kind === "dropped" && prepare !== undefined);
     } catch (err) {
         return unreachableReading(describeError(err));
     }
@@ -94,8 +108,41 @@ export async function readHostOver(exec: Exec, app: AppSettings): Promise<HostRe
     return { reachable: true, reason: "", head: kv.head ?? "", serviceState: kv.active || "unknown", lastGood: kv.lastgood ?? "", marker: unb64(kv.marker) };
 }
 
-/** How long the version record waits for a VPS that stopped answering right after its step. */
+/**
+ * The prepare phase of an attempt (fetch, release directory, install), ahead of its switch:
+ * changes nothing the service uses. Its failure is recorded in the attempt on the VPS, where
+ * the update step skips the rest and the version record reports it; throws only when the
+ * connection fails.
+ */
+export async function prepareOver(exec: Exec, app: AppSettings, commit: string, attemptId: string): Promise<string> {
+    const r = await run(exec, lifecycleScript(app), ["prepare", commit, attemptId]);
+    return (r.stdout + r.stderr).trim();
+}
+
+/** How long the fleet waits for a VPS that stopped answering in the middle of its update (a reboot). */
 const COMEBACK_MS = 60_000;
+
+/**
+ * Runs `fn`; when it fails in a way `first` accepts, waits up to COMEBACK_MS for the VPS
+ * to answer again (a reboot drops the connection, then refuses it for a while) and runs
+ * `fn` again. Everything `fn` runs on the VPS must be safe to run twice.
+ */
+async function untilBack<T>(fn: () => Promise<T>, first: (e: SshError) => boolean): Promise<T> {
+    try {
+        return await fn();
+    } catch (err) {
+        if (!(err instanceof SshError && first(err))) throw err;
+        for (const deadline = Date.now() + COMEBACK_MS; ; ) {
+            await new Promise((r) => setTimeout(r, 1000));
+            try {
+                return await fn();
+            } catch (again) {
+                const rebooting = again instanceof SshError && (again.kind === "unreachable" || again.kind === "dropped");
+                if (!rebooting || Date.now() > deadline) throw again;
+            }
+        }
+    }
+}
 
 /** How the ssh2 step runner records a connection that dropped while the update ran. */
 export const STEP_INTERRUPTED = "the connection dropped while the update ran";
@@ -129,6 +176,15 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
         return conclude("success", ref.commit, "");
     }
     const state = `HEAD ${kv.head || "unknown"}, service ${kv.active || "unknown"}`;
+    if (forwardError && phaseOf(forwardError.split(" ")[0]) === "prepare") {
+        // Nothing the service uses was touched: no rollback, and last-good stays.
+        return conclude("failed", "", `prepare failed before any switch: ${forwardError}; the service was not touched (${state})`);
+    }
+    if (!forwardError && phaseOf(kv.step) !== "switch") {
+        // The run stopped (or never went on) before its first switch step started.
+        return conclude("failed", "", `the update stopped during prepare${kv.step ? ` (${kv.step})` : ""} and never switched: ` +
+            `the connection dropped, the VPS rebooted or its update step could not reach it; the service was not touched (${state})`);
+    }
     // No step failed and verify never finished: the run itself stopped (a reboot, a dropped
     // connection, a killed session). time-<step> marks each step that ran to its end.
     const lastDone = STEP_NAMES.filter((s) => stepSeconds[s] !== undefined).pop();
@@ -138,7 +194,7 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
     if (!isSha(previous)) {
         return conclude("failed", "", `${why}; no previous commit is known, so the VPS was not rolled back`);
     }
-    const rb = await run(exec, script, ["rollback", previous, ref.healthUrl]).catch((e) => ({ code: -1, stdout: describeError(e), stderr: "" }));
+    const rb = await run(exec, script, ["rollback", previous, ref.attemptId, ref.healthUrl]).catch((e) => ({ code: -1, stdout: describeError(e), stderr: "" }));
     if (rb.code === 0) {
         return conclude("rolled_back", previous, `${why}; rolled back to ${previous}`);
     }
@@ -153,19 +209,9 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
  */
 export async function finishAttempt(target: SshTarget, ref: AttemptRef): Promise<AttemptOutcome> {
     try {
-        return await withSsh(target, (exec) => finishAttemptOver(exec, ref)).catch(async (err) => {
-            // The step reached this VPS moments ago: one that does not answer now is most
-            // likely rebooting (the update may have caused it). Give it a while to come back.
-            if (!(err instanceof SshError && err.kind === "unreachable")) throw err;
-            for (const deadline = Date.now() + COMEBACK_MS; ; ) {
-                await new Promise((r) => setTimeout(r, 1000));
-                try {
-                    return await withSsh(target, (exec) => finishAttemptOver(exec, ref));
-                } catch (again) {
-                    if (!(again instanceof SshError && again.kind === "unreachable") || Date.now() > deadline) throw again;
-                }
-            }
-        });
+        // The step reached this VPS moments ago: one that does not answer now is most
+        // likely rebooting (the update may have caused it). Give it a while to come back.
+        return await untilBack(() => withSsh(target, (exec) => finishAttemptOver(exec, ref)), (e) => e.kind === "unreachable");
     } catch (err) {
         return { updateStatus: "failed", currentVersion: "", previousVersion: "", serviceState: "unknown", error: describeError(err), lastUpdateAt: new Date().toISOString() };
     }

@@ -17,6 +17,9 @@ export async function recheckHost(target: SshTarget, app: AppSettings, healthUrl
             throw new Error(`the re-check could not run (exit ${r.code}): ${(r.stdout + r.stderr).trim().split("\n").slice(-2).join(" ")}`);
         }
         const kv = parseKeyValues(r.stdout);
+        if (kv.locked !== undefined) {
+            throw new Error(`another fleet operation holds this VPS's lock (${unb64(kv.locked) || "holder unknown"}): not read, so not judged`);
+        }
         const [vCommit = "", vInvocation = "", vAt = ""] = (kv.verified ?? "").split(" ");
         return {
             reachable: true,

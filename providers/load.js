@@ -10,6 +10,7 @@ const MODULES = {
     VpsVersion: "versionProvider",
     RemoteStep: "remoteStepProvider",
     SshKeyPair: "keyPairProvider",
+    StackIdentity: "stackIdentityProvider",
 };
 
 let tsRegistered = false;

@@ -8,15 +8,16 @@ import { STEP_TYPE, StepSpec, VPS_TYPE } from "./types";
  * The fleet's own update step over ssh2 with the pinned host key (stepRunner ssh2), for
  * engines without the command provider plugin. It behaves as remote.Command does for
  * what the program relies on: the command runs on create and on any change of the spec;
- * no command means nothing runs or is dialled; a non-zero exit or a failed connection
- * fails the resource (state keeps the old spec, so the next up runs it again); each
- * output line is shown on the resource's row while it runs. One deliberate difference:
- * a connection that drops while the step runs (the VPS rebooted, the network broke) is
- * recorded, not raised, so the host's version record judges what the VPS did and the
- * engine goes on with the other hosts; the host then ends as rolled back or failed, with
- * the drop as its error.
+ * no command means nothing runs or is dialled; each output line is shown on the
+ * resource's row while it runs. One deliberate difference: the step never fails its
+ * resource. A connection that cannot be made or drops while the step runs (the VPS
+ * rebooted or went away, the network broke) and a non-zero exit are recorded in its
+ * output, so the host's version record judges what the VPS did (waiting a while for one
+ * that is rebooting) and the engine goes on with the other hosts and writes the stage's
+ * verdict; the host then ends as rolled back or failed, with the cause as its error.
  */
 const OUTPUT_KEPT = 600;
+const NOT_RUN = "the update step could not reach the VPS";
 let config: FleetProviderConfig | undefined;
 
 async function runStep(spec: StepSpec): Promise<string> {
@@ -26,14 +27,10 @@ async function runStep(spec: StepSpec): Promise<string> {
     const urn = config ? `${config.urnPrefix}${VPS_TYPE}$${STEP_TYPE}::${spec.hostName}-update` : "";
     const r = await withSsh(sshTarget(config, spec.endpoint), (exec) =>
         exec(spec.command!, { onStdout: lineSplitter((line) => sendStatus(urn, line)) }),
-    ).catch((e) => {
-        if (e instanceof SshError && e.kind === "dropped") {
-            return { code: 0, stdout: `${STEP_INTERRUPTED}: ${describeError(e)}`, stderr: "" };
-        }
-        throw new Error(`${spec.hostName}: update step: ${describeError(e)}`);
-    });
+    ).catch((e) => ({ code: 0, stdout: `${e instanceof SshError && e.kind === "dropped" ? STEP_INTERRUPTED : NOT_RUN}: ${describeError(e)}`, stderr: "" }));
     if (r.code !== 0) {
-        throw new Error(`${spec.hostName}: update step exited ${r.code}: ${(r.stdout + r.stderr).trim().split("\n").slice(-5).join(" ")}`);
+        // Recorded, not raised: the version record judges what the VPS did and says why.
+        return `${spec.hostName}: update step exited ${r.code}: ${(r.stdout + r.stderr).trim().split("\n").slice(-5).join(" ")}`.slice(-OUTPUT_KEPT);
     }
     return r.stdout.trim().slice(-OUTPUT_KEPT);
 }

@@ -35,6 +35,15 @@ export class VpsVersion extends RuntimeDynamicResource {
     }
 }
 
+/** The stack's own random id, made once and kept in state; logic in stackIdentityProvider.ts. */
+export class StackIdentity extends RuntimeDynamicResource {
+    declare readonly stackId: pulumi.Output<string>;
+
+    constructor(name: string, opts?: pulumi.CustomResourceOptions) {
+        super("StackIdentity", name, { stackId: undefined }, opts);
+    }
+}
+
 /**
  * An ed25519 key pair generated once and then kept in stack state: a resource, so it is
  * stable across runs, and its private half is a secret output. Used for the fleet's

@@ -22,6 +22,8 @@ export interface VersionSpec {
     endpoint: Endpoint;
     commit: string;
     attempt: number;
+    /** The attempt's name on the VPS (lifecycle/script.ts attemptIdFor), this stack's own. */
+    attemptId: string;
     healthUrl: string;
     /** From the program's reading just before the update: false when nothing ran on the VPS. */
     reachable: boolean;

@@ -29,7 +29,7 @@ async function finish(spec: VersionSpec, olds?: VersionState): Promise<VersionSt
     let outcome: AttemptOutcome;
     try {
         const target = sshTarget(config, spec.endpoint);
-        outcome = await finishAttempt(target, { app: config!.app, commit: spec.commit, attemptId: attemptIdFor(spec.commit, spec.attempt), healthUrl: spec.healthUrl });
+        outcome = await finishAttempt(target, { app: config!.app, commit: spec.commit, attemptId: spec.attemptId ?? attemptIdFor(spec.commit, spec.attempt), healthUrl: spec.healthUrl });
     } catch (e) {
         outcome = { updateStatus: "failed", currentVersion: "", previousVersion: "", serviceState: "unknown", error: (e as Error).message, lastUpdateAt: new Date().toISOString() };
     }

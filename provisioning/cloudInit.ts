@@ -1,4 +1,5 @@
 import { AppSettings } from "../config/config";
+import { lifecycleScript } from "../lifecycle/script";
 
 export interface CloudInitArgs {
     app: AppSettings;
@@ -56,15 +57,18 @@ export function sudoersFileName(service: string): string {
 const indent = (text: string, n: number) => text.trimEnd().split("\n").map((l) => " ".repeat(n) + l).join("\n");
 const yamlString = (s: string) => JSON.stringify(s); // JSON strings are valid YAML scalars
 
+/** Where cloud-init leaves the lifecycle script for the first release (root's, read-only). */
+export const PROVISION_SCRIPT = "/var/lib/rachel-fleet/lifecycle.sh";
+
 /**
  * The #cloud-config that turns a stock Debian server into a fleet VPS: user, git
- * and bun, the app cloned at the release commit, the unit, the sudo rule and the
- * pinned host key. Every value is emitted as a quoted YAML scalar or block.
+ * and bun, the first release prepared by the fleet's own lifecycle script (`provision`:
+ * the release layout from the start), the unit, the sudo rule and the pinned host key.
+ * Every value is emitted as a quoted YAML scalar or block, every command as an argv list.
  */
 export function cloudInitUserData(a: CloudInitArgs): string {
     const u = a.sshUser;
-    const dir = a.app.appDir;
-    const asUser = (cmd: string) => `  - [runuser, -u, ${u}, --, sh, -c, ${yamlString(cmd)}]`;
+    const argv = (words: string[]) => `  - [${words.map(yamlString).join(", ")}]`;
     return [
         "#cloud-config",
         "users:",
@@ -92,13 +96,15 @@ export function cloudInitUserData(a: CloudInitArgs): string {
         "    permissions: '0440'",
         "    content: |",
         indent(sudoersRule(u, a.app.service), 6),
+        `  - path: ${PROVISION_SCRIPT}`,
+        "    permissions: '0755'",
+        "    content: |",
+        indent(lifecycleScript(a.app).text, 6),
         "runcmd:",
         // An image that already carries bun (a snapshot, the lab's hosts) skips the download.
         "  - [sh, -c, \"command -v bun >/dev/null || curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash\"]",
-        asUser(`git clone --quiet ${a.app.repoUrl} ${dir}`),
-        asUser(`git -C ${dir} -c advice.detachedHead=false checkout --quiet --detach ${a.commit}`),
-        asUser(`cd ${dir} && ${a.app.installCommand}`),
-        `  - [sh, -c, ${yamlString(`mkdir -p ~${u}/.rachel-fleet && echo ${a.commit} > ~${u}/.rachel-fleet/last-good && chown -R ${u}: ~${u}/.rachel-fleet`)}]`,
+        // Runs as the service user (HOME set by runuser), before the unit first starts.
+        argv(["runuser", "-u", u, "--", "sh", PROVISION_SCRIPT, "provision", a.app.repoUrl, a.commit]),
         "  - [systemctl, daemon-reload]",
         `  - [systemctl, enable, --now, ${a.app.service}]`,
         "",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what rachel-fleet's tests, lab and demo need on a fresh Debian machine:
 # Debian packages (systemd-nspawn and debootstrap for the lab's booted Debian hosts,
-# OpenSSH client, git, curl, chromium) and the npm dependencies. Idempotent. The lab's
+# OpenSSH client, git, curl, chromium, shellcheck) and the npm dependencies. Idempotent. The lab's
 # Debian base image itself is built by the first `npm run lab -- up` (lab/baseImage.ts).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +13,8 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v git >/dev/null || missing+=(git)
 command -v curl >/dev/null || missing+=(curl)
 command -v nsenter >/dev/null || missing+=(util-linux)
+# npm test lints the on-host lifecycle (lifecycle/lifecycle.sh) with it.
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 # The console's browser tests drive Debian's chromium (puppeteer-core downloads no browser).
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -268,7 +268,7 @@ describe("lab fleet (booted Debian hosts on 127.0.1.x)", function () {
     assert.match(await expectOk(h, "cd rachel && bun install && echo installed"), /installed$/);
   });
 
-  it("fault disk-full makes writes in the app dir fail with ENOSPC, and --off restores it losslessly", async function () {
+  it("fault disk-full makes writes in the release directories (the app dir among them) fail with ENOSPC, and --off restores it losslessly", async function () {
     const h = status.hosts[1];
     await expectOk(h, "echo kept > rachel/before.txt");
     lab("fault", "disk-full", "--host", h.name);

@@ -39,12 +39,11 @@ describe("update and rollback on real lab hosts", function () {
     });
 
     for (const [i, tag, why] of [
-        [1, "bad-install", /install failed/],
         [2, "crash-start", /verify failed|failed after restart|not active/],
         [3, "crash-late", /settle window/],
         [4, "bad-health", /health check/],
     ] as const) {
-        it(`${tag}: the host is rolled back to its previous commit, active, with a useful error, marker gone`, async () => {
+        it(`${tag}: the host is switched back to its previous release, active, with a useful error, marker gone`, async () => {
             const h = host(i);
             const app = labApp(status);
             const r = await driveUpdate(targetFor(status, h, app), app, sha(tag), 1);
@@ -58,19 +57,28 @@ describe("update and rollback on real lab hosts", function () {
         });
     }
 
-    it("slow-install: killed at the install timeout, then rolled back", async () => {
-        const h = host(5);
-        const app = labApp(status, { installTimeout: 5 });
-        const started = Date.now();
-        const r = await driveUpdate(targetFor(status, h, app), app, sha("slow-install"), 1);
-        assert.strictEqual(r.outcome?.updateStatus, "rolled_back", JSON.stringify(r.outcome));
-        assert.match(r.outcome!.error, /timed out after 5s/);
-        assert.ok(Date.now() - started < 60000, "the install was not killed at its timeout");
-        const t = await hostTruth(h);
-        assert.deepStrictEqual([t.head, t.active, t.marker], [sha("v1"), "active", "no-marker"]);
-        const procs = await runOnHost(h, "ps -eo args | grep -c '[s]leep 600' || true");
-        assert.strictEqual(procs.stdout.trim(), "0", "the hung install's processes must be killed");
-    });
+    // A failed prepare touched nothing the service uses: no restart, no rollback, reported failed.
+    for (const [i, tag, over, why] of [
+        [1, "bad-install", {}, /prepare failed before any switch: install failed \(exit 1\).*rachel8-native/],
+        [5, "slow-install", { installTimeout: 5 }, /prepare failed before any switch: install failed \(exit 124\).*timed out after 5s/],
+    ] as const) {
+        it(`${tag}: fails in prepare; the service keeps its PID and its release, the host is reported failed with the cause`, async () => {
+            const h = host(i);
+            const app = labApp(status, over);
+            const before = await hostTruth(h);
+            const started = Date.now();
+            const r = await driveUpdate(targetFor(status, h, app), app, sha(tag), 1);
+            assert.strictEqual(r.outcome?.updateStatus, "failed", JSON.stringify(r.outcome));
+            assert.match(r.outcome!.error, why);
+            assert.match(r.outcome!.error, /the service was not touched/);
+            assert.ok(Date.now() - started < 60000, "the install was not killed at its timeout");
+            const t = await hostTruth(h);
+            assert.deepStrictEqual([t.head, t.active, t.marker, t.pid], [sha("v1"), "active", "no-marker", before.pid], "the service was restarted or moved");
+            assert.deepStrictEqual([t.release, t.cwd], [before.release, before.cwd], "the app directory or the process's tree changed");
+            const procs = await runOnHost(h, "ps -eo args | grep -c '[s]leep 600' || true");
+            assert.strictEqual(procs.stdout.trim(), "0", "the hung install's processes must be killed");
+        });
+    }
 
     it("unreachable host: a clear error within the connect timeout, counted as failed", async () => {
         const h = host(6);

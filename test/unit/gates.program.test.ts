@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { Registered, SHA_A, SHA_B, labConfig, runProgram, valueOf } from "./mockFleet";
+import { Registered, SHA_A, SHA_B, STACK_ID, labConfig, runProgram, valueOf } from "./mockFleet";
 import { cohortFor } from "../../stages/cohort";
 
 const names = Array.from({ length: 10 }, (_, i) => `vps-${String(i + 1).padStart(2, "0")}`);
@@ -75,7 +75,7 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
         const { outputs } = await runProgram(labConfig(10, { rolloutPercent: "10", ...noBake }), fake);
         const cmds = await updating(fake.registered);
         assert.deepStrictEqual(Object.keys(cmds), [canary]);
-        assert.match(cmds[canary], new RegExp(` update ${SHA_A} ${SHA_A.slice(0, 12)}-2 `));
+        assert.match(cmds[canary], new RegExp(` 'update' '${SHA_A}' '${SHA_A.slice(0, 12)}-2-${STACK_ID}' `));
         assert.deepStrictEqual(outputs.rollout.recheck, { [canary]: `runs ${SHA_B.slice(0, 12)}, not ${SHA_A.slice(0, 12)} (moved since its verify)` });
         assert.deepStrictEqual([outputs.fleet[canary].attempt, outputs.fleet[canary].updateStatus], [2, "success"]);
     });

@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import * as yaml from "js-yaml";
 import { SHA_A, labConfig, runProgram, valueOf } from "./mockFleet";
-import { cloudInitUserData, sudoersRule } from "../../provisioning/cloudInit";
+import { PROVISION_SCRIPT, cloudInitUserData, sudoersRule } from "../../provisioning/cloudInit";
+import { lifecycleScript } from "../../lifecycle/script";
 import { DEFAULTS } from "../../config/config";
 import { generateOpenSshKeyPair } from "../../provisioning/opensshKeys";
 
@@ -63,13 +64,18 @@ describe("cloud-init", () => {
         assert.deepStrictEqual(doc.ssh_genkeytypes, ["ed25519"]);
     });
 
-    it("installs git and bun, clones the repo at the release commit, and starts the unit", () => {
+    it("installs git and bun, prepares the release with the fleet's own lifecycle script (argv, no shell), and starts the unit", () => {
         assert.ok(doc.packages.includes("git"));
         const cmds = doc.runcmd.map((c: string[]) => c.join(" "));
         assert.ok(cmds.some((c: string) => c.includes("bun.sh/install")), "bun is installed");
-        assert.ok(cmds.some((c: string) => c.includes("git clone --quiet https://git.example.org/rachel8.git /home/rachel/rachel")));
-        assert.ok(cmds.some((c: string) => c.includes(`checkout --quiet --detach ${SHA_A}`)));
-        assert.ok(cmds.some((c: string) => c === "systemctl enable --now rachel8"));
+        // An argv list: the URL and the commit are words, never parsed by a shell.
+        assert.ok(doc.runcmd.some((c: string[]) => JSON.stringify(c) === JSON.stringify(
+            ["runuser", "-u", "rachel", "--", "sh", PROVISION_SCRIPT, "provision", "https://git.example.org/rachel8.git", SHA_A])), cmds.join("\n"));
+        const script = doc.write_files.find((f: any) => f.path === PROVISION_SCRIPT);
+        assert.strictEqual(script?.content.trim(), lifecycleScript({ ...DEFAULTS, repoUrl: "https://git.example.org/rachel8.git" }).text.trim()
+            .split("\n").map((l: string) => l.trimEnd()).join("\n"), "cloud-init must carry the very lifecycle script the fleet runs");
+        assert.ok(cmds.indexOf(cmds.find((c: string) => c.includes(" provision "))!) < cmds.indexOf("systemctl enable --now rachel8"),
+            "the release is prepared before the unit first starts");
         const unit = doc.write_files.find((f: any) => f.path === "/etc/systemd/system/rachel8.service");
         assert.match(unit.content, /User=rachel/);
         assert.match(unit.content, /WorkingDirectory=\/home\/rachel\/rachel/);

@@ -31,6 +31,7 @@ export interface FakeFleet {
 export const PROJECT = "rachel-fleet";
 export const SHA_A = "a".repeat(40);
 export const SHA_B = "b".repeat(40);
+export const STACK_ID = "5eed1d00";
 
 export function labConfig(n: number, extra: Record<string, string> = {}): Record<string, string> {
     const hosts = Array.from({ length: n }, (_, i) => ({
@@ -85,6 +86,9 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                 }
                 if (args.type === "hcloud:index/server:Server") {
                     return { id: name, state: { ...args.inputs, ipv4Address: "203.0.113.5" } };
+                }
+                if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:StackIdentity") {
+                    return { id: STACK_ID, state: { stackId: STACK_ID } };
                 }
                 if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:SshKeyPair") {
                     return { id: name, state: { ...args.inputs, publicKey: "ssh-ed25519 AAAAtest", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n" } };

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { SHA_A, SHA_B, labConfig, runProgram, valueOf } from "./mockFleet";
+import { SHA_A, SHA_B, STACK_ID, labConfig, runProgram, valueOf } from "./mockFleet";
 import { cohortFor } from "../../stages/cohort";
 
 const names20 = Array.from({ length: 20 }, (_, i) => `vps-${String(i + 1).padStart(2, "0")}`);
@@ -27,7 +27,7 @@ async function hostsMovedTo(run: Run, sha: string, before?: Run) {
     const now = await updateCommands(run);
     const then = await updateCommands(before);
     return Object.keys(now)
-        .filter((n) => now[n] !== "(held)" && now[n] !== then[n] && (now[n] ?? "").includes(` update ${sha} `))
+        .filter((n) => now[n] !== "(held)" && now[n] !== then[n] && (now[n] ?? "").includes(` 'update' '${sha}' `))
         .sort();
 }
 
@@ -174,7 +174,7 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         const steps = registered.filter((r) => r.type === COMMAND);
         assert.strictEqual(steps.length, 1);
         const create = await valueOf(steps[0].inputs.create);
-        assert.match(create, new RegExp(` update ${SHA_A} ${SHA_A.slice(0, 12)}-1 `));
+        assert.match(create, new RegExp(` 'update' '${SHA_A}' '${SHA_A.slice(0, 12)}-1-${STACK_ID}' `));
         assert.ok(create.length < 300, `the command kept in state is ${create.length} bytes`);
         assert.deepStrictEqual([steps[0].inputs.triggers, steps[0].inputs.update], [undefined, undefined]);
     });
