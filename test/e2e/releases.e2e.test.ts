@@ -78,24 +78,26 @@ describe("release directories under the real Pulumi engine (5-host lab)", functi
     });
 
     it("a stack re-created over these hosts (same releases, same attempt numbers) runs attempts of its own: each host restarted and verified", async () => {
-        // This stack has taken every host to v2 and v3, each at attempt 1.
-        await up("v3", { maxParallel: 5 });
+        // This stack has taken every host to install-10s, v2 and v3 (attempts 1, 2 and 3 per host).
+        const a = (await up("v3", { maxParallel: 5 })).outputs.fleet.value;
         await assertAllOn("v3");
-        const other = await createTestStack("again", status, { targetCommit: sha("v2"), rolloutPercent: 100, maxParallel: 5 });
+        const other = await createTestStack("again", status, { targetCommit: sha("install-10s"), rolloutPercent: 100, maxParallel: 5, prepareParallel: 5 });
         try {
-            for (const tag of ["v2", "v3"]) {
+            // The same releases in the same order: the same attempt numbers as the first stack's.
+            for (const [n, tag] of ["install-10s", "v2", "v3"].entries()) {
                 const pids = await Promise.all(status.hosts.map((h) => hostTruth(h).then((x) => x.pid)));
                 other.configure({ targetCommit: sha(tag), rolloutPercent: 100 });
                 const res = await other.stack.up({ onOutput: runLog.write });
                 const fleet = res.outputs.fleet.value;
                 for (const [i, h] of status.hosts.entries()) {
-                    assert.deepStrictEqual([fleet[h.name].updateStatus, fleet[h.name].attempt], ["success", 1], `${h.name}: ${JSON.stringify(fleet[h.name])}`);
+                    assert.deepStrictEqual([fleet[h.name].updateStatus, fleet[h.name].attempt], ["success", n + 1], `${h.name}: ${JSON.stringify(fleet[h.name])}`);
                     assert.doesNotMatch(fleet[h.name].error, /concluded earlier/);
                     assert.notStrictEqual((await hostTruth(h)).pid, pids[i], `${h.name} was not restarted by the new stack's ${tag} attempt`);
                 }
                 assert.ok(!res.stdout.includes("nothing to run"), "an attempt of the other stack was taken for this one's");
                 await assertAllOn(tag);
             }
+            for (const h of status.hosts) assert.strictEqual(a[h.name].attempt, 3, `${h.name}: the first stack's v3 attempt was not its third`);
         } finally {
             await other.destroy();
         }
