@@ -9,6 +9,7 @@ import { REPO_ROOT } from "../lab/paths";
 import { barChartSvg } from "./chart";
 import { scaling } from "./scale";
 import { SETTLE, otherRunnerState, stageCost } from "./stage";
+import { rollbackCost, slowInstallStage } from "./releases";
 
 const arg = (name: string, dflt: string) => {
     const i = process.argv.indexOf(`--${name}`);
@@ -20,6 +21,8 @@ const sizes = list(arg("sizes", smoke ? "3" : "10,50"));
 const scale = list(arg("scale", smoke ? "5,10" : "10,100,1000"));
 const parallel = list(arg("parallel", smoke ? "1,3" : "1,5,10,20"));
 const reps = Number(arg("reps", "1"));
+// Release directories: the rollback and interruption rows (on the smallest lab) and the slow-install stage (on the largest).
+const releaseRows = !process.argv.includes("--no-releases");
 const outDir = path.resolve(arg("out", path.join(REPO_ROOT, "results")));
 
 const bin = execFileSync("bash", [path.join(REPO_ROOT, "scripts", "engine.sh"), "--print-path", "--without-command"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
@@ -71,6 +74,9 @@ function summaryRows(results: any): string[] {
     const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
     return [
         ...results.stage.map((x: any) => `stage    ${x.hosts} hosts (${x.runner}): pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; state ${kib(x.bytesPerHost)} per host (${kib(x.exportBytesPerHost)} as exported), provider code ≤ ${x.maxProviderCodeBytes} B, ${x.loginsPerHost.toFixed(1)} SSH logins per host`),
+        ...results.stage.map((x: any) => `start    ${x.hosts} hosts: pulumi up to the first host's first step ${x.firstContactSeconds.toFixed(1)}s; CPU per updated host: pulumi ${x.pulumiCpuSecondsPerHost.toFixed(2)}s, floor ${x.floorCpuSecondsPerHost.toFixed(2)}s`),
+        ...(results.rollback ? [`rollback ${results.rollback.hosts} hosts: ${results.rollback.rollbackSeconds.toFixed(2)}s / one switch+restart+verify ${results.rollback.restartVerifySeconds.toFixed(2)}s = ${(results.rollback.rollbackSeconds / results.rollback.restartVerifySeconds).toFixed(2)}×; in place (checkout and install added) ${results.rollback.rollbackInPlaceSeconds.toFixed(2)}s; service interruption in a switch ${results.rollback.interruptionSeconds.toFixed(2)}s (max ${results.rollback.maxInterruptionSeconds.toFixed(2)}s)`] : []),
+        ...(results.slowInstall ? [`install10 ${results.slowInstall.hosts} hosts, maxParallel 5: pulumi ${results.slowInstall.pulumiSeconds.toFixed(1)}s / floor with prepares ahead ${results.slowInstall.floorAheadSeconds.toFixed(1)}s = ${results.slowInstall.ratioToFloorAhead.toFixed(2)}×; the old shape's floor (prepared in each slot) ${results.slowInstall.floorInSlotsSeconds.toFixed(1)}s, pulumi ÷ that ${results.slowInstall.ratioToInSlots.toFixed(2)}×`] : []),
         ...results.verify.map((x: any) => `verify   ${x.hosts} hosts: restart→verified ${x.restartToVerifiedSeconds.toFixed(2)}s / settle ${x.settleSeconds}s = ${x.ratio.toFixed(2)}×`),
         ...(results.recheck ?? []).map((x: any) => `recheck  ${x.hosts} hosts: the stage repeated (each host re-checked, none updated) ${x.pulumiSeconds.toFixed(1)}s / the same readings over plain SSH ${x.floorSeconds.toFixed(2)}s = ${x.ratio.toFixed(1)}×`),
         ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; ${x.observedPeak} hosts updating at once`),
@@ -87,7 +93,11 @@ async function main() {
         try {
             const status = readLabStatus();
             await stageCost(n, status, results, { reps, parallel, largest: n === Math.max(...sizes) });
+            if (releaseRows && n === Math.min(...sizes)) {
+                await rollbackCost(status, results, Math.min(5, n));
+            }
             if (n === Math.max(...sizes)) {
+                if (releaseRows) await slowInstallStage(status, results);
                 await otherRunnerState(status, results);
             }
         } finally {

@@ -21,14 +21,27 @@ function logins(status: LabStatus): Promise<number[]> {
     return mapLimit(status.hosts, 10, (h) => sshLogins(status.labDir, h.name));
 }
 
-/** The most hosts whose newest attempt ran at the same moment, from the hosts' own start/finish stamps. */
-async function observedPeak(status: LabStatus): Promise<number> {
-    const spans = await mapLimit(status.hosts, 10, async (h) => {
-        const r = await runOnHost(h, `d=$(ls -1dt ~/.rachel-fleet/attempts/* | head -1); cat "$d/started" "$d/finished"`);
+/**
+ * Each host's newest attempt, [started (its first prepare step), its switch's start,
+ * finished (concluded)] in epoch seconds, from the host's own stamps.
+ */
+function attemptSpans(status: LabStatus): Promise<number[][]> {
+    return mapLimit(status.hosts, 10, async (h) => {
+        const r = await runOnHost(h, `d=$(ls -1dt ~/.rachel-fleet/attempts/* | head -1); cat "$d/started"; cut -d' ' -f1 "$d/time-switch"; cat "$d/finished"`);
         return r.stdout.trim().split("\n").map(Number);
     });
-    const ok = spans.filter(([a, b]) => a > 0 && b > a);
+}
+
+/** The most hosts switching (switch, restart, verify, judgement) at the same moment: what maxParallel limits. */
+async function observedPeak(status: LabStatus): Promise<number> {
+    const ok = (await attemptSpans(status)).map(([, a, b]) => [a, b]).filter(([a, b]) => a > 0 && b > a);
     return Math.max(0, ...ok.map(([a]) => ok.filter(([s, e]) => s <= a && a < e).length));
+}
+
+/** CPU seconds of this process's reaped children (a pulumi run and everything it started and waited for). */
+export function childCpuSeconds(): number {
+    const f = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return (Number(f[14]) + Number(f[15])) / 100;
 }
 
 interface StageContext {
@@ -46,9 +59,11 @@ async function floorRun(c: StageContext, maxParallel: number) {
     const tag = (c.tags.current = ["v2", "v3", "v1"].find((t) => t !== c.tags.current)!);
     const commit = (c.status.releases as Record<string, string>)[tag];
     const targets = c.status.hosts.map((h) => ({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: c.key, connectTimeout: 5 }));
+    const cpu0 = process.cpuUsage();
     const floor = await floorStage(targets, c.app, commit, c.attempt, maxParallel, 4 * maxParallel);
+    const cpu = process.cpuUsage(cpu0);
     c.attempt += targets.length;
-    return floor;
+    return { ...floor, cpuSecondsPerHost: (cpu.user + cpu.system) / 1e6 / targets.length };
 }
 
 async function pulumiRun(c: StageContext, maxParallel: number) {
@@ -57,7 +72,10 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
     const tag = (c.tags.current = c.tags.lastPulumi = ["v3", "v2", "v1"].find((t) => t !== c.tags.current && t !== c.tags.lastPulumi)!);
     c.s.configure({ targetCommit: (c.status.releases as Record<string, string>)[tag], rolloutPercent: 100, maxParallel });
     const before = await logins(c.status);
+    const startedAt = Date.now() / 1000;
+    const cpu0 = childCpuSeconds();
     const up = await c.s.up(maxParallel);
+    const cpuSeconds = childCpuSeconds() - cpu0;
     if (up.code !== 0) {
         throw new Error(`pulumi up (N=${c.n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
     }
@@ -66,7 +84,9 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
         throw new Error(`pulumi up (N=${c.n}) updated ${rollout.succeeded}/${rollout.attempted} of ${c.n} hosts; not a full stage`);
     }
     const after = await logins(c.status);
-    return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])) };
+    // From the start of `pulumi up` to the first host's first step: the engine's start.
+    const firstContactSeconds = Math.min(...(await attemptSpans(c.status)).map(([a]) => a).filter((a) => a > 0)) - startedAt;
+    return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])), cpuSecondsPerHost: cpuSeconds / c.n, firstContactSeconds };
 }
 
 /**
@@ -108,6 +128,7 @@ export async function stageCost(n: number, status: LabStatus, results: any, opts
             results.stage.push({
                 hosts: n, rep: r, maxParallel: 5, runner: s.runner, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds,
                 pulumiPeakRssMb: up.peakRssMb, loginsPerHost: up.loginsPerHost, ...state,
+                pulumiCpuSecondsPerHost: up.cpuSecondsPerHost, floorCpuSecondsPerHost: floor.cpuSecondsPerHost, firstContactSeconds: up.firstContactSeconds,
                 perHostSeconds: { ...perHost, engineOverhead: (up.seconds - floor.seconds) / Math.ceil(n / 5) }, perStepSeconds: perStep,
             });
             results.verify.push({ hosts: n, rep: r, settleSeconds: SETTLE, restartToVerifiedSeconds: perStep.verify, ratio: perStep.verify / SETTLE });
@@ -122,7 +143,8 @@ export async function stageCost(n: number, status: LabStatus, results: any, opts
                 const floor = await floorRun(c, p);
                 const up = await pulumiRun(c, p);
                 const peak = await observedPeak(status);
-                results.parallel.push({ hosts: n, maxParallel: p, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds, observedPeak: peak });
+                results.parallel.push({ hosts: n, maxParallel: p, floorSeconds: floor.seconds, pulumiSeconds: up.seconds, ratio: up.seconds / floor.seconds, observedPeak: peak,
+                    pulumiCpuSecondsPerHost: up.cpuSecondsPerHost, floorCpuSecondsPerHost: floor.cpuSecondsPerHost });
                 log(`parallel ${p} on ${n}: floor ${floor.seconds.toFixed(1)}s, pulumi ${up.seconds.toFixed(1)}s (${(up.seconds / floor.seconds).toFixed(2)}×), ${peak} hosts updating at once`);
             }
         }

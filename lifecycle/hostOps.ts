@@ -180,7 +180,7 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
         // Nothing the service uses was touched: no rollback, and last-good stays.
         return conclude("failed", "", `prepare failed before any switch: ${forwardError}; the service was not touched (${state})`);
     }
-    if (!forwardError && phaseOf(kv.step) !== "switch") {
+    if (!forwardError && phaseOf(kv.step) === "prepare") {
         // The run stopped (or never went on) before its first switch step started.
         return conclude("failed", "", `the update stopped during prepare${kv.step ? ` (${kv.step})` : ""} and never switched: ` +
             `the connection dropped, the VPS rebooted or its update step could not reach it; the service was not touched (${state})`);

@@ -24,7 +24,7 @@ describe("npm run bench -- --smoke", function () {
             // Small state, no frozen code, few logins: the figures the bench reports per host.
             for (const st of res.stage) {
                 assert.ok(st.bytesPerHost > 0 && st.maxProviderCodeBytes > 0 && st.maxProviderCodeBytes <= 2048, JSON.stringify(st));
-                assert.ok(st.loginsPerHost >= 3 && st.loginsPerHost < 4, `each updated host should see 3 SSH logins (read, step, record): ${st.loginsPerHost}`);
+                assert.ok(st.loginsPerHost >= 3 && st.loginsPerHost < 4, `each updated host should see 3 SSH logins (read and prepare, step, record): ${st.loginsPerHost}`);
             }
             // The re-check's price: a repeated stage re-reads every host and updates none.
             assert.ok(res.recheck.length >= 1 && res.recheck.every((x: any) => x.hosts === 3 && x.floorSeconds > 0 && x.pulumiSeconds > x.floorSeconds), JSON.stringify(res.recheck));
@@ -40,6 +40,15 @@ describe("npm run bench -- --smoke", function () {
             assert.match(fs.readFileSync(path.join(out, "latest.svg"), "utf8"), /^<svg/);
             assert.match(fs.readFileSync(path.join(out, "latest-scale.svg"), "utf8"), /^<svg.*changing stage/s);
             assert.match(r.stdout, /stage +3 hosts \((ssh2|command)\): pulumi .* = [0-9.]+×; state [0-9.]+ KiB per host/);
+            // Release directories: a rollback is a switch back, cheaper than one done in place; prepares run ahead.
+            const rb = res.rollback;
+            assert.ok(rb.hosts === 3 && rb.rollbackSeconds > 0 && rb.restartVerifySeconds > 0 && rb.rollbackInPlaceSeconds > rb.rollbackSeconds, JSON.stringify(rb));
+            assert.ok(rb.interruptionSeconds >= 0 && rb.interruptionSeconds < rb.restartVerifySeconds, `the service was down longer than its switch: ${JSON.stringify(rb)}`);
+            assert.match(r.stdout, /rollback 3 hosts: [0-9.]+s \/ one switch\+restart\+verify [0-9.]+s = [0-9.]+×; in place \(checkout and install added\) [0-9.]+s/);
+            const si = res.slowInstall;
+            assert.ok(si.hosts === 3 && si.floorInSlotsSeconds >= 10 && si.floorAheadSeconds >= 10 && si.pulumiSeconds >= 10, `the ~10 s install did not run: ${JSON.stringify(si)}`);
+            assert.ok(si.pulumiCpuSecondsPerHost > 0 && si.floorCpuSecondsPerHost > 0, JSON.stringify(si));
+            assert.match(r.stdout, /start +3 hosts: pulumi up to the first host's first step [0-9.]+s; CPU per updated host: pulumi [0-9.]+s, floor [0-9.]+s/);
         } finally {
             fs.rmSync(out, { recursive: true, force: true });
         }

@@ -171,10 +171,11 @@ describe("rollouts under the real Pulumi engine (10-host lab)", function () {
         assert.match(warning, /unreachable \(ECONNREFUSED\)/, `the failed host is warned about in a sentence: ${warning}`);
         assert.match(res.outputs.fleet.value[down].error, /rachel@127\.0\.1\.\d+:22: unreachable \(ECONNREFUSED\)/);
         assert.ok(!res.stdout.includes("[object Object]"), "an error reached the operator as [object Object]");
-        // 6. concurrency, measured on the hosts from each attempt's start and finish stamps.
+        // 6. concurrency of the switches (what maxParallel limits; prepares run ahead), measured on
+        // the hosts from each attempt's switch start and finish stamps.
         const spans: [number, number][] = [];
         for (const h of status.hosts.filter((x) => x.name !== down)) {
-            const s = await runOnHost(h, `d=$(ls -1dt ~/.rachel-fleet/attempts/${sha("v3").slice(0, 12)}-* | head -1); cat "$d/started" "$d/finished"`);
+            const s = await runOnHost(h, `d=$(ls -1dt ~/.rachel-fleet/attempts/${sha("v3").slice(0, 12)}-* | head -1); cut -d' ' -f1 "$d/time-switch"; cat "$d/finished"`);
             const [a, b] = s.stdout.trim().split("\n").map(Number);
             if (a && b && a > Date.now() / 1000 - 600) {
                 spans.push([a, b]);
