@@ -1,6 +1,6 @@
 import { AppSettings } from "../config/config";
 import { LifecycleScript, lifecycleScript, parseKeyValues, scriptInvocation } from "./script";
-import { STEP_NAMES, VERIFYING_STEP, phaseOf } from "./steps";
+import { STEP_NAMES, VERIFYING_STEP, phaseOf, stepsOf } from "./steps";
 import { Exec, SshError, SshTarget, withSsh } from "./ssh";
 import { UpdateStatus } from "../stages/ledger";
 
@@ -72,6 +72,9 @@ async function run(exec: Exec, script: LifecycleScript, args: string[]) {
     return exec(command, { stdin });
 }
 
+/** lifecycle.sh's exit status when another operation held the host lock for its whole wait. */
+const LOCK_HELD = 75;
+
 /** An attempt whose prepare phase runs right after the reading, over the same connection. */
 export interface PrepareRef {
     commit: string;
@@ -116,7 +119,15 @@ export async function readHostOver(exec: Exec, app: AppSettings): Promise<HostRe
  */
 export async function prepareOver(exec: Exec, app: AppSettings, commit: string, attemptId: string): Promise<string> {
     const r = await run(exec, lifecycleScript(app), ["prepare", commit, attemptId]);
-    return (r.stdout + r.stderr).trim();
+    const out = (r.stdout + r.stderr).trim();
+    if (r.code === LOCK_HELD) {
+        throw new Error(out.split("\n").pop());
+    }
+    if (r.code !== 0 || !out.endsWith(`prepare of attempt ${attemptId} ended`)) {
+        // Killed midway (a reboot stops every process before the connection goes): a drop.
+        throw new SshError("dropped", `the prepare of attempt ${attemptId} stopped before its end (exit ${r.code}): ${out.split("\n").slice(-2).join(" ")}`);
+    }
+    return out;
 }
 
 /** How long the fleet waits for a VPS that stopped answering in the middle of its update (a reboot). */
@@ -182,7 +193,8 @@ async function judge(exec: Exec, script: LifecycleScript, ref: AttemptRef): Prom
     }
     if (!forwardError && phaseOf(kv.step) === "prepare") {
         // The run stopped (or never went on) before its first switch step started.
-        return conclude("failed", "", `the update stopped during prepare${kv.step ? ` (${kv.step})` : ""} and never switched: ` +
+        const prepared = stepSeconds[kv.step] !== undefined && kv.step === stepsOf("prepare").pop();
+        return conclude("failed", "", `${prepared ? "the release was prepared, but the switch never started" : `the update stopped during prepare (${kv.step})`}: ` +
             `the connection dropped, the VPS rebooted or its update step could not reach it; the service was not touched (${state})`);
     }
     // No step failed and verify never finished: the run itself stopped (a reboot, a dropped

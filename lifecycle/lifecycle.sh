@@ -285,10 +285,11 @@ open_attempt() {
 
 cmd_prepare() {
   take_lock "prepare of attempt $2"
-  open_attempt "$1" "$2" || return 0
+  open_attempt "$1" "$2" || { echo "prepare of attempt $2 ended"; return 0; }
   for step in $PREPARE_STEPS; do run_step "$step"; done
   [ -e "$A/failed" ] && echo "prepare of attempt $attempt failed: the service was not touched"
-  return 0
+  # The program takes a run without this last line as cut off (a reboot kills it midway).
+  echo "prepare of attempt $attempt ended"
 }
 
 cmd_update() {
@@ -383,7 +384,8 @@ cmd_readback() {
 # A new VPS's first release, in the release layout from the start: run once by cloud-init
 # (as the service user, before the unit starts) and by the lab.
 cmd_provision() {
-  take_lock "provision of $2"
+  # No host lock: this runs inside cloud-init, which a fleet operation waits for (in begin)
+  # while it holds the lock; nothing else touches a VPS before its cloud-init is done.
   sha=$2; attempt=provision; health=""
   ensure_repo "$1" || exit 1
   for step in fetch build install; do
