@@ -14,7 +14,7 @@ import { finishAttemptOver, prepareOver, readHostOver } from "../lifecycle/hostO
 import { attemptIdFor, healthUrlFor, lifecycleScript, updateCommand } from "../lifecycle/script";
 import { SshTarget, withSsh } from "../lifecycle/ssh";
 import { floorStage } from "./floor";
-import { SETTLE, childCpuSeconds } from "./stage";
+import { SETTLE } from "./stage";
 import { newStack } from "./stacks";
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
@@ -142,9 +142,8 @@ export async function slowInstallStage(status: LabStatus, results: any) {
     try {
         s.configure({ ...labStackConfig(status), stepRunner: s.runner, settleSeconds: SETTLE, minUptimeSeconds: 0, connectTimeout: 5, bakeSeconds: 0, targetCommit: slow, rolloutPercent: 100, maxParallel: 5 });
         s.setSecret("sshPrivateKey", key);
-        const c0 = childCpuSeconds();
         const up = await s.up(5);
-        const pulumiCpu = childCpuSeconds() - c0;
+        const pulumiCpu = up.cpuSeconds;
         if (up.code !== 0) throw new Error(`pulumi up of install-10s failed:\n${up.output.slice(-3000)}`);
         const n = status.hosts.length;
         const r = {

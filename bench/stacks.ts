@@ -4,11 +4,11 @@ import * as os from "os";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { commandPluginReady, endStackProcesses, linkProject, throwawayPulumiEnv, writeStackConfig } from "../lab/labProject";
-import { treeRss } from "./procTree";
+import { TreeCpu, treeRss } from "./procTree";
 
-export interface Run { seconds: number; peakRssMb: number; code: number; output: string }
+export interface Run { seconds: number; peakRssMb: number; cpuSeconds: number; code: number; output: string }
 
-/** Runs the pulumi CLI, timing it and sampling the resident memory of its whole process tree. */
+/** Runs the pulumi CLI, timing it and sampling the resident memory and CPU of its whole process tree. */
 export function pulumi(dir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Run> {
     return new Promise((resolve) => {
         const started = process.hrtime.bigint();
@@ -17,10 +17,14 @@ export function pulumi(dir: string, env: NodeJS.ProcessEnv, args: string[]): Pro
         child.stdout.on("data", (d) => (output += d));
         child.stderr.on("data", (d) => (output += d));
         let peak = 0;
-        const timer = setInterval(() => (peak = Math.max(peak, treeRss(child.pid!))), 100);
+        const cpu = new TreeCpu();
+        const timer = setInterval(() => {
+            peak = Math.max(peak, treeRss(child.pid!));
+            cpu.sample(child.pid!);
+        }, 100);
         child.on("close", (code) => {
             clearInterval(timer);
-            resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMb: peak / 2 ** 20, code: code ?? -1, output });
+            resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMb: peak / 2 ** 20, cpuSeconds: cpu.seconds, code: code ?? -1, output });
         });
     });
 }

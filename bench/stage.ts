@@ -38,12 +38,6 @@ async function observedPeak(status: LabStatus): Promise<number> {
     return Math.max(0, ...ok.map(([a]) => ok.filter(([s, e]) => s <= a && a < e).length));
 }
 
-/** CPU seconds of this process's reaped children (a pulumi run and everything it started and waited for). */
-export function childCpuSeconds(): number {
-    const f = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
-    return (Number(f[14]) + Number(f[15])) / 100;
-}
-
 interface StageContext {
     n: number;
     status: LabStatus;
@@ -73,9 +67,7 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
     c.s.configure({ targetCommit: (c.status.releases as Record<string, string>)[tag], rolloutPercent: 100, maxParallel });
     const before = await logins(c.status);
     const startedAt = Date.now() / 1000;
-    const cpu0 = childCpuSeconds();
     const up = await c.s.up(maxParallel);
-    const cpuSeconds = childCpuSeconds() - cpu0;
     if (up.code !== 0) {
         throw new Error(`pulumi up (N=${c.n}, maxParallel ${maxParallel}) failed:\n${up.output.slice(-3000)}`);
     }
@@ -86,7 +78,7 @@ async function pulumiRun(c: StageContext, maxParallel: number) {
     const after = await logins(c.status);
     // From the start of `pulumi up` to the first host's first step: the engine's start.
     const firstContactSeconds = Math.min(...(await attemptSpans(c.status)).map(([a]) => a).filter((a) => a > 0)) - startedAt;
-    return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])), cpuSecondsPerHost: cpuSeconds / c.n, firstContactSeconds };
+    return { ...up, loginsPerHost: mean(after.map((a, i) => a - before[i])), cpuSecondsPerHost: up.cpuSeconds / c.n, firstContactSeconds };
 }
 
 /**
