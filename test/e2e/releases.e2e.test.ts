@@ -74,6 +74,8 @@ describe("release directories under the real Pulumi engine (5-host lab)", functi
         assert.strictEqual(cancel.status, 0, cancel.stdout + cancel.stderr);
         const again = cli("up", "--yes", "--skip-preview");
         assert.strictEqual(again.status, 0, again.stdout + again.stderr);
+        // The program says in its own words which hosts the killed run left, and what it does about them.
+        assert.match(again.stdout, /lab-0\d: an earlier run \(a killed pulumi up, or one cut off from the VPS\) left its update to [0-9a-f]{12} unfinished \(attempt [0-9a-f]{12}-\d+-[0-9a-f]{8}, since [^)]+\); this up resumes that attempt/);
         await assertAllOn("v2");
     });
 
