@@ -1,10 +1,9 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./boot/sdk";
 import { ConfigError, FleetConfig } from "./config/config";
 import { loadFleetConfig } from "./config/loadConfig";
 import { deployFleet } from "./fleet/deploy";
 import { FleetMember } from "./fleet/members";
 import { readLedger } from "./fleet/ledgerSource";
-import { provisionHetzner } from "./provisioning/hetznerFleet";
 import { RolloutRefused } from "./stages/plan";
 
 /**
@@ -49,14 +48,23 @@ function staticMembers(cfg: FleetConfig): FleetMember[] {
     }));
 }
 
+/**
+ * The Hetzner provisioning, loaded only by a fleet that has Hetzner servers: @pulumi/hcloud
+ * and @pulumi/random load the SDK's whole index (see boot/sdk.ts).
+ */
+function hetzner(): typeof import("./provisioning/hetznerFleet") {
+    return require("./provisioning/hetznerFleet");
+}
+
 async function rollOut() {
     const cfg = loadFleetConfig();
     const ledger = await readLedger();
-    const members = [...staticMembers(cfg), ...(cfg.hetzner ? provisionHetzner(cfg) : [])];
-    const { fleet, rollout, plan } = await deployFleet(cfg, members, ledger);
+    const members = [...staticMembers(cfg), ...(cfg.hetzner ? hetzner().provisionHetzner(cfg) : [])];
+    const { fleet, rollout, plan, stackId } = await deployFleet(cfg, members, ledger);
     return {
         fleet,
         rollout,
+        stackId,
         cohort: plan.cohort,
         changing: plan.cohort.filter((n) => plan.hosts[n].fresh),
     };

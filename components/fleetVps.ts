@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import * as pulumi from "../boot/sdk";
+import type * as command from "@pulumi/command";
 import { StepRunner } from "../config/config";
 import { HostReading } from "../lifecycle/hostOps";
 import { LifecycleScript, attemptIdFor, updateCommand } from "../lifecycle/script";
@@ -20,8 +20,8 @@ export interface FleetVpsArgs {
     readonly commit: string;
     /** Which attempt at `commit` (a failed VPS is retried with the next). */
     readonly attempt: number;
-    /** The stack's own id (StackIdentity): part of the attempt's name on the VPS. */
-    readonly stackId: pulumi.Input<string>;
+    /** The stack's own id (stages/ledger.ts stackIdOf): part of the attempt's name on the VPS. */
+    readonly stackId: string;
     /** Whether this stage updates the VPS; otherwise its resources are registered exactly as stored. */
     readonly changing: boolean;
     /** The program's reading just before the update (only in `up`); an unreachable VPS gets no command. */
@@ -40,6 +40,14 @@ export interface FleetVpsArgs {
  * runs. A VPS this stage does not change registers the same children with every input
  * ignored, so preview shows no change for it and it keeps its stored versions.
  */
+/**
+ * @pulumi/command, loaded only by a stack that runs its steps with it: the package loads
+ * the SDK's whole index (see boot/sdk.ts), which the ssh2 runner never needs.
+ */
+function commandSdk(): typeof command {
+    return require("@pulumi/command");
+}
+
 export class FleetVps extends pulumi.ComponentResource {
     /** The VPS's version-tracking fields, as exported in the `fleet` output. */
     public readonly record: pulumi.Output<HostRecord>;
@@ -47,13 +55,13 @@ export class FleetVps extends pulumi.ComponentResource {
     constructor(name: string, args: FleetVpsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("rachel-fleet:fleet:Vps", name, {}, opts);
         const hold = args.changing ? {} : { ignoreChanges: ["*"] };
-        const attemptId = pulumi.output(args.stackId).apply((id) => attemptIdFor(args.commit, args.attempt, id));
+        const attemptId = attemptIdFor(args.commit, args.attempt, args.stackId);
         // In preview nothing is read, so the command shows as it will run on a reachable VPS.
         const reachable = args.reading?.reachable ?? true;
         const cmd = pulumi.all([args.healthUrl, attemptId]).apply(([h, id]) => (reachable ? updateCommand(args.script, args.commit, id, h) : undefined));
         const endpoint = pulumi.output(args.endpoint);
         const step = args.stepRunner === "command"
-            ? new command.remote.Command(`${name}-update`, {
+            ? new (commandSdk()).remote.Command(`${name}-update`, {
                 connection: endpoint.apply((e) => ({
                     host: e.host, port: e.port, user: e.user, hostKey: e.hostKey,
                     privateKey: args.privateKey, perDialTimeout: e.connectTimeout, dialErrorLimit: 3,

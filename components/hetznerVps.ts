@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import * as hcloud from "@pulumi/hcloud";
 import { cloudInitUserData } from "../provisioning/cloudInit";
 import { AppSettings, HetznerServerSpec } from "../config/config";

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import { parseFleetConfig } from "./config";
 import { ConfigError } from "./errors";
 import { FleetConfig, RawConfig } from "./types";

@@ -1,11 +1,10 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import { FleetConfig } from "../config/config";
 import { FleetVps } from "../components/fleetVps";
 import { HostReading, unreachableReading } from "../lifecycle/hostOps";
 import { LifecycleScript, attemptIdFor, healthUrlFor, lifecycleScript } from "../lifecycle/script";
-import { StackIdentity } from "../providers/resources";
 import { FleetSshProvider } from "../providers/runtime";
-import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
+import { HostRecord, Ledger, RolloutSummary, stackIdOf } from "../stages/ledger";
 import { HostPlan, StagePlan, planStage } from "../stages/plan";
 import { gateStage } from "./gates";
 import { FleetMember, endpointOf, hostReader, settled, sshTargetOf } from "./members";
@@ -16,6 +15,8 @@ export interface FleetOutputs {
     fleet: pulumi.Output<Record<string, HostRecord>>;
     rollout: pulumi.Output<RolloutSummary>;
     plan: StagePlan;
+    /** Exported as `stackId`, so every later up names its attempts with it. */
+    stackId: string;
 }
 
 const untrackedRecord: HostRecord = {
@@ -26,7 +27,7 @@ interface Context {
     cfg: FleetConfig;
     script: LifecycleScript;
     providers: Map<string, FleetSshProvider>;
-    stackId: pulumi.Output<string>;
+    stackId: string;
 }
 
 function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolean, reading?: HostReading): FleetVps {
@@ -54,7 +55,7 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
 async function prepareOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable?: string): Promise<HostReading> {
     // A host the re-check could not reach a moment ago is not dialled (and waited for) twice.
     if (unreachable) return unreachableReading(unreachable);
-    const attemptId = attemptIdFor(ctx.cfg.targetCommit, Math.max(1, p.attempt), await settled(ctx.stackId));
+    const attemptId = attemptIdFor(ctx.cfg.targetCommit, Math.max(1, p.attempt), ctx.stackId);
     const reading = await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app, { commit: ctx.cfg.targetCommit, attemptId });
     const left = unfinishedRun(m.name, reading.marker, attemptId);
     if (left) pulumi.log.warn(left);
@@ -110,8 +111,7 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
     const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt });
     planned.warnings.forEach((w) => pulumi.log.warn(w));
     const { plan, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
-    // Registered first, so its id is known before any host's attempt is named.
-    const stackId = new StackIdentity("stack-identity").stackId;
+    const stackId = stackIdOf(ledger);
     const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members), stackId };
     const byName = new Map(members.map((m) => [m.name, m]));
     const changing = plan.order.filter((n) => plan.hosts[n].mode === "update" && plan.hosts[n].fresh);
@@ -136,7 +136,7 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
     const recorded = (n: string, r: HostRecord) => recordOf(r, plan.hosts[n], ledger.hosts[n], refused?.recheck?.[n], cfg.rolloutPercent);
     const fleet = pulumi.all(names.map((n) => records[n])).apply((rs) => Object.fromEntries(names.map((n, i) => [n, recorded(n, rs[i])])) as Record<string, HostRecord>);
     const rollout = refused ? pulumi.output(refused) : fleet.apply((rs) => reportVerdict(cfg, plan, changing, rs, ledger));
-    return { fleet, rollout, plan };
+    return { fleet, rollout, plan, stackId };
 }
 
 /**

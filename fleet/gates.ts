@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import { FleetConfig } from "../config/config";
 import { healthUrlFor } from "../lifecycle/script";
 import { cohortFor } from "../stages/cohort";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import { FleetConfig } from "../config/config";
 import { HostRecord, Ledger, RolloutSummary } from "../stages/ledger";
 import { StagePlan } from "../stages/plan";

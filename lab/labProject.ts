@@ -7,7 +7,7 @@ import { LabStatus } from "./labStatus";
 import { REPO_ROOT } from "./paths";
 
 /** The files that make the Pulumi project, linked (not copied) into the project directory. */
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "config", "lifecycle", "providers", "fleet", "provisioning", "stages", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "node_modules"];
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "config", "lifecycle", "providers", "fleet", "provisioning", "stages", "package.json", "tsconfig.json", "boot", "node_modules"];
 
 /**
  * Links the project's files into `dir`; the folders named in `copies` are copied instead,

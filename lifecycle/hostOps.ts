@@ -223,7 +223,8 @@ export async function finishAttempt(target: SshTarget, ref: AttemptRef): Promise
     try {
         // The step reached this VPS moments ago: one that does not answer now is most
         // likely rebooting (the update may have caused it). Give it a while to come back.
-        return await untilBack(() => withSsh(target, (exec) => finishAttemptOver(exec, ref)), (e) => e.kind === "unreachable");
+        // `keep`: the update step's connection to this VPS, when it left one (stepRunner ssh2).
+        return await untilBack(() => withSsh(target, (exec) => finishAttemptOver(exec, ref), { keep: true }), (e) => e.kind === "unreachable");
     } catch (err) {
         return { updateStatus: "failed", currentVersion: "", previousVersion: "", serviceState: "unknown", error: describeError(err), lastUpdateAt: new Date().toISOString() };
     }

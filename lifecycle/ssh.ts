@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { Client, ConnectConfig } from "ssh2";
 
 /** Where one VPS's SSH server is and how it identifies itself: nothing secret. */
@@ -43,8 +44,17 @@ export interface ExecOptions {
 
 export type Exec = (command: string, opts?: ExecOptions) => Promise<ExecResult>;
 
-/** Opens one SSH connection with the pinned host key, runs `fn`, and always closes it. */
-export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<T>): Promise<T> {
+interface Connection {
+    exec: Exec;
+    /** How many commands this connection has started (its channel opened). */
+    started: () => number;
+    /** Whether the connection has closed (or failed) since it was opened. */
+    closed: () => boolean;
+    end: () => void;
+}
+
+/** Opens one SSH connection with the pinned host key. */
+async function connect(target: SshTarget): Promise<Connection> {
     const pinned = Buffer.from(target.hostKey.trim().split(/\s+/)[1] ?? "", "base64");
     const where = `${target.user}@${target.host}:${target.port}`;
     const client = new Client();
@@ -88,6 +98,7 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
         client.connect(config);
     });
     let closed = false;
+    let started = 0;
     client.on("close", () => (closed = true));
     client.on("error", () => (closed = true));
     const exec: Exec = (command, opts = {}) =>
@@ -99,6 +110,7 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
                 if (err) {
                     return reject(new SshError("dropped", `${where}: ${err.message}`));
                 }
+                started++;
                 let stdout = "";
                 let stderr = "";
                 let code: number | undefined;
@@ -118,9 +130,68 @@ export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<
                 stream.end(opts.stdin ?? "");
             });
         });
+    return { exec, started: () => started, closed: () => closed, end: () => client.end() };
+}
+
+/**
+ * How long a connection a caller asked to keep stays open unused. The update step and the
+ * version record's judgement of the same VPS run one after the other in one provider
+ * process: the judgement takes the step's connection instead of a second handshake.
+ */
+const KEPT_SECONDS = 10;
+const kept = new Map<string, { conn: Connection; timer: NodeJS.Timeout }>();
+
+/** Which connections may serve each other: the same endpoint, host key and login key. */
+function keyOf(t: SshTarget): string {
+    return createHash("sha256").update(JSON.stringify([t.host, t.port, t.user, t.hostKey, t.privateKey])).digest("hex");
+}
+
+function takeKept(key: string): Connection | undefined {
+    const k = kept.get(key);
+    kept.delete(key);
+    if (k) clearTimeout(k.timer);
+    return k && !k.conn.closed() ? k.conn : undefined;
+}
+
+function keep(key: string, conn: Connection): void {
+    takeKept(key)?.end();
+    const timer = setTimeout(() => takeKept(key)?.end(), KEPT_SECONDS * 1000);
+    timer.unref();
+    kept.set(key, { conn, timer });
+}
+
+/**
+ * Runs `fn` over one SSH connection with the pinned host key and closes it, unless `keep`
+ * is set: then a healthy connection is kept a few seconds for the next `withSsh(…, keep)`
+ * to the same VPS, and a kept one is used first. A kept connection that turns out dead
+ * before `fn` started any command on it (the VPS went away meanwhile) is replaced by a new
+ * one, so `fn` never sees an error it would not have seen without the keeping.
+ */
+export async function withSsh<T>(target: SshTarget, fn: (exec: Exec) => Promise<T>, opts: { keep?: boolean } = {}): Promise<T> {
+    const key = opts.keep ? keyOf(target) : "";
+    const reused = opts.keep ? takeKept(key) : undefined;
+    if (reused) {
+        const before = reused.started();
+        try {
+            return await runOver(reused, key, fn);
+        } catch (e) {
+            if (!(e instanceof SshError && reused.started() === before)) throw e;
+        }
+    }
+    return runOver(await connect(target), key, fn);
+}
+
+async function runOver<T>(conn: Connection, key: string, fn: (exec: Exec) => Promise<T>): Promise<T> {
+    let ok = false;
     try {
-        return await fn(exec);
+        const result = await fn(conn.exec);
+        ok = true;
+        return result;
     } finally {
-        client.end();
+        if (ok && key && !conn.closed()) {
+            keep(key, conn);
+        } else {
+            conn.end();
+        }
     }
 }

@@ -25,8 +25,9 @@ async function runStep(spec: StepSpec): Promise<string> {
         return "";
     }
     const urn = config ? `${config.urnPrefix}${VPS_TYPE}$${STEP_TYPE}::${spec.hostName}-update` : "";
+    // Kept open a moment: the version record's judgement, next, runs over it.
     const r = await withSsh(sshTarget(config, spec.endpoint), (exec) =>
-        exec(spec.command!, { onStdout: lineSplitter((line) => sendStatus(urn, line)) }),
+        exec(spec.command!, { onStdout: lineSplitter((line) => sendStatus(urn, line)) }), { keep: true },
     ).catch((e) => ({ code: 0, stdout: `${e instanceof SshError && e.kind === "dropped" ? STEP_INTERRUPTED : NOT_RUN}: ${describeError(e)}`, stderr: "" }));
     if (r.code !== 0) {
         // Recorded, not raised: the version record judges what the VPS did and says why.

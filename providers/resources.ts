@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import { RuntimeDynamicResource } from "./runtime";
 import { StepSpec, VersionSpec } from "./types";
 
@@ -32,15 +32,6 @@ export class VpsVersion extends RuntimeDynamicResource {
             error: undefined,
             serviceState: undefined,
         }, opts);
-    }
-}
-
-/** The stack's own random id, made once and kept in state; logic in stackIdentityProvider.ts. */
-export class StackIdentity extends RuntimeDynamicResource {
-    declare readonly stackId: pulumi.Output<string>;
-
-    constructor(name: string, opts?: pulumi.CustomResourceOptions) {
-        super("StackIdentity", name, { stackId: undefined }, opts);
     }
 }
 

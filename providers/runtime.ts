@@ -1,9 +1,9 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import { AppSettings } from "../config/config";
 import { APP_CONFIG, PRIVATE_KEY_CONFIG, URN_PREFIX_CONFIG } from "./providerConfig";
 
 /** The kinds of dynamic resource rachel-fleet registers; each names its logic in providers/load.js. */
-export type DynamicKind = "VpsVersion" | "RemoteStep" | "SshKeyPair" | "StackIdentity";
+export type DynamicKind = "VpsVersion" | "RemoteStep" | "SshKeyPair";
 
 /**
  * The serialized provider a dynamic resource carries in state: one line that loads the

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../boot/sdk";
 import * as hcloud from "@pulumi/hcloud";
 import * as random from "@pulumi/random";
 import { FleetConfig } from "../config/config";

@@ -17,7 +17,7 @@ run() {
   shift
   "$@" || status=1
 }
-# Pulumi runs the program transpile-only (tsconfig.pulumi.json): the type check is here.
+# Pulumi runs the program transpiled without a type check (boot/transpile.js): the type check is here.
 run "type check (tsc)" npx tsc --noEmit -p .
 run "unit tests (mocked engine)" npx mocha --config test/.mocharc.unit.json
 run "lab integration tests (booted Debian hosts: systemd, sshd, git, bun)" npx mocha --config test/.mocharc.lab.json

@@ -3,6 +3,7 @@
  * outputs. It is the program's memory between stages: which hosts already have update
  * resources, which attempt each host is on, and whether the rollout was halted.
  */
+import { randomBytes } from "crypto";
 
 export type UpdateStatus = "idle" | "updating" | "success" | "failed" | "rolled_back";
 
@@ -46,12 +47,14 @@ export interface RolloutSummary {
 export interface Ledger {
     hosts: Record<string, HostRecord>;
     rollout?: RolloutSummary;
+    /** The stack's own id (the `stackId` output), once an up has exported it. */
+    stackId?: string;
 }
 
 export const emptyLedger: Ledger = { hosts: {} };
 
 /** Accepts whatever the stack's outputs hold (nothing, on a new stack) and keeps what is well-formed. */
-export function ledgerFromOutputs(fleet: unknown, rollout: unknown): Ledger {
+export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: unknown): Ledger {
     const hosts: Record<string, HostRecord> = {};
     if (fleet && typeof fleet === "object") {
         for (const [name, rec] of Object.entries(fleet as Record<string, any>)) {
@@ -71,5 +74,19 @@ export function ledgerFromOutputs(fleet: unknown, rollout: unknown): Ledger {
     }
     const r = rollout as RolloutSummary | undefined;
     const valid = r && typeof r === "object" && typeof r.release === "string" && typeof r.halted === "boolean";
-    return valid ? { hosts, rollout: r } : { hosts };
+    const id = typeof stackId === "string" && STACK_ID.test(stackId) ? { stackId } : {};
+    return valid ? { hosts, rollout: r, ...id } : { hosts, ...id };
+}
+
+const STACK_ID = /^[0-9a-f]{8}$/;
+
+/**
+ * The id that makes an attempt's name on a VPS this stack's own: made by the stack's first
+ * up and then kept as its `stackId` output. A second stack over the same hosts, or this one
+ * re-created after its state was lost, has another, so it never takes an attempt it did not
+ * make (concluded, on the VPS) for its own. It lives in the outputs rather than in a
+ * resource so that the first host's prepare need not wait for a provider process to start.
+ */
+export function stackIdOf(ledger: Ledger): string {
+    return ledger.stackId ?? randomBytes(4).toString("hex");
 }

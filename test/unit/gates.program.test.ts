@@ -4,7 +4,7 @@ import { cohortFor } from "../../stages/cohort";
 
 const names = Array.from({ length: 10 }, (_, i) => `vps-${String(i + 1).padStart(2, "0")}`);
 const COMMAND = "command:remote:Command";
-const asPrevious = (outputs: any) => ({ fleet: outputs.fleet, rollout: outputs.rollout });
+const asPrevious = (outputs: any) => ({ fleet: outputs.fleet, rollout: outputs.rollout, stackId: outputs.stackId });
 const noBake = { bakeSeconds: "0" };
 
 /** The hosts whose update step this run registers as changing (not held). */

@@ -18,7 +18,8 @@ export interface FakeFleet {
     /** Hosts whose update ends rolled back (others succeed). */
     rolledBack?: string[];
     /** The stack's previous outputs, read by the program through its self-reference. */
-    previousOutputs?: { fleet?: unknown; rollout?: unknown };
+    /** The stack's outputs before this run; `stackId` is STACK_ID unless given (undefined: a new stack). */
+    previousOutputs?: { fleet?: unknown; rollout?: unknown; stackId?: unknown };
     preview?: boolean;
     /** Per host, how the promotion re-check finds it (others: as their verify left them). */
     recheck?: Record<string, Partial<RecheckReading>>;
@@ -61,7 +62,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
             newResource(args) {
                 const name = args.name;
                 if (args.type === "pulumi:pulumi:StackReference") {
-                    return { id: args.inputs.name, state: { ...args.inputs, outputs: fake.previousOutputs ?? {}, secretOutputNames: [] } };
+                    return { id: args.inputs.name, state: { ...args.inputs, outputs: { stackId: STACK_ID, ...(fake.previousOutputs ?? {}) }, secretOutputNames: [] } };
                 }
                 if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion") {
                     const spec = args.inputs.spec;
@@ -86,9 +87,6 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                 }
                 if (args.type === "hcloud:index/server:Server") {
                     return { id: name, state: { ...args.inputs, ipv4Address: "203.0.113.5" } };
-                }
-                if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:StackIdentity") {
-                    return { id: STACK_ID, state: { stackId: STACK_ID } };
                 }
                 if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:SshKeyPair") {
                     return { id: name, state: { ...args.inputs, publicKey: "ssh-ed25519 AAAAtest", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n" } };

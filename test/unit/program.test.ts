@@ -32,7 +32,7 @@ async function hostsMovedTo(run: Run, sha: string, before?: Run) {
 }
 
 /** The stack outputs a finished stage leaves, as the next stage reads them back. */
-const asPrevious = (outputs: any) => ({ fleet: outputs.fleet, rollout: outputs.rollout });
+const asPrevious = (outputs: any) => ({ fleet: outputs.fleet, rollout: outputs.rollout, stackId: outputs.stackId });
 
 describe("the fleet program (mocked engine, 20 hosts)", function () {
     this.timeout(120000);
@@ -177,6 +177,21 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         assert.match(create, new RegExp(` 'update' '${SHA_A}' '${SHA_A.slice(0, 12)}-1-${STACK_ID}' `));
         assert.ok(create.length < 300, `the command kept in state is ${create.length} bytes`);
         assert.deepStrictEqual([steps[0].inputs.triggers, steps[0].inputs.update], [undefined, undefined]);
+    });
+
+    it("names attempts with the stack's own id: a new stack makes one, exports it as stackId, and every later up keeps it", async () => {
+        const attemptOf = async (run: Awaited<ReturnType<typeof runProgram>>) =>
+            (await valueOf(run.registered.find((r) => r.type === COMMAND)!.inputs.create)).match(/ '[0-9a-f]{12}-\d+-([0-9a-f]+)' /)?.[1];
+        const first = await runProgram(labConfig(2, { rolloutPercent: "100" }), { previousOutputs: { stackId: undefined } });
+        const id = first.outputs.stackId as string;
+        assert.match(id, /^[0-9a-f]{8}$/, "a new stack exports an id of its own");
+        assert.notStrictEqual(id, STACK_ID);
+        assert.strictEqual(await attemptOf(first), id, "its attempts carry it");
+        const next = await runProgram(labConfig(2, { targetCommit: SHA_B, rolloutPercent: "100" }), { previousOutputs: asPrevious(first.outputs) });
+        assert.strictEqual(next.outputs.stackId, id, "the next up keeps it");
+        assert.strictEqual(await attemptOf(next), id);
+        const other = await runProgram(labConfig(2, { rolloutPercent: "100" }), { previousOutputs: { stackId: undefined } });
+        assert.notStrictEqual(other.outputs.stackId, id, "another new stack over the same hosts has another id");
     });
 
     it("says so when the engine runs fewer operations at once than maxParallel wants", async () => {
