@@ -45,6 +45,7 @@ function staticMembers(cfg: FleetConfig): FleetMember[] {
         hostKey: h.hostKey,
         privateKey: h.privateKey ?? cfg.sshPrivateKey!,
         keyName: h.privateKey ? `host-${h.name}` : "fleet",
+        env: h.env,
     }));
 }
 
@@ -60,11 +61,12 @@ async function rollOut() {
     const cfg = loadFleetConfig();
     const ledger = await readLedger();
     const members = [...staticMembers(cfg), ...(cfg.hetzner ? hetzner().provisionHetzner(cfg) : [])];
-    const { fleet, rollout, plan, stackId } = await deployFleet(cfg, members, ledger);
+    const { fleet, rollout, plan, stackId, envDigests } = await deployFleet(cfg, members, ledger);
     return {
         fleet,
         rollout,
         stackId,
+        envDigests,
         cohort: plan.cohort,
         changing: plan.cohort.filter((n) => plan.hosts[n].fresh),
     };

@@ -1,4 +1,5 @@
 import { SHELL_META } from "../lifecycle/shellQuote";
+import { parseEnv } from "./env";
 import { ConfigError, Fail, redacted } from "./errors";
 import { parseHetzner } from "./hetzner";
 import { parseConfigHosts, readInventoryFile } from "./hosts";
@@ -24,7 +25,8 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
         r.fail("repoUrl", raw.repoUrl, "is required when VPSs are provisioned (cloud-init clones it)", "https://example.org/rachel8.git");
     }
     checkFleetMembers(ctx.ns, hosts, hetzner, sshPrivateKey);
-    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner };
+    const env = parseFleetEnv(raw.env, ctx.ns);
+    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env };
 }
 
 /**
@@ -166,6 +168,18 @@ function parseAppSettings(r: ConfigReader): AppSettings {
         restartTimeout: r.timeout("restartTimeout"),
         keepReleases: r.int("keepReleases", DEFAULTS.keepReleases, 2, 100, "3"),
     };
+}
+
+/** The fleet-wide `env`: never echoed, even when it is not the map it should be. */
+function parseFleetEnv(raw: string | undefined, ns: string) {
+    const fix = (n: string) => `pulumi config set --secret --path '${ns}:env.${n}' <value>`;
+    let value: unknown;
+    try {
+        value = raw === undefined ? undefined : JSON.parse(raw);
+    } catch {
+        throw new ConfigError(`${ns}:env must be a map of variable names to values set with --path, not a plain string (value not shown). Fix: pulumi config rm ${ns}:env, then ${fix("TELEGRAM_BOT_TOKEN")}`);
+    }
+    return parseEnv(value, `${ns}:env`, fix);
 }
 
 function parseSshPrivateKey(raw: RawConfig, ctx: ParseContext): string | undefined {

@@ -7,8 +7,8 @@ export class ConfigError extends Error {}
  */
 export type Fail = (key: string, value: unknown, why: string, example: string) => never;
 
-/** A value for an error message, with anything that looks like a key blanked out: errors end up in logs. */
+/** A value for an error message, with keys and subscribers' env blanked out: errors end up in logs. */
 export function redacted(value: unknown): string {
     return JSON.stringify(value, (k, v) =>
-        k === "privateKey" || k === "sshPrivateKey" || (typeof v === "string" && /PRIVATE KEY/.test(v)) ? "[secret]" : v) ?? "undefined";
+        k === "privateKey" || k === "sshPrivateKey" || k === "env" || (typeof v === "string" && /PRIVATE KEY/.test(v)) ? "[secret]" : v) ?? "undefined";
 }

@@ -1,15 +1,18 @@
 import * as yaml from "js-yaml";
 import { ConfigError, Fail, redacted } from "./errors";
+import { parseEnv } from "./env";
 import { checkKeys, parseJson } from "./structured";
 import { HostSpec, ParseContext } from "./types";
 
-const HOST_KEYS = ["name", "host", "port", "user", "hostKey", "privateKey"];
+const HOST_KEYS = ["name", "host", "port", "user", "hostKey", "privateKey", "env"];
 
 /** Where a list of hosts came from: stack config or an inventory file, each with its own wording of a fix. */
 interface HostSource {
     fail: Fail;
     /** secret: per-host keys allowed (config marked secret); plaintext: refused as unencrypted; forbidden: an inventory file. */
     privateKey: "secret" | "plaintext" | "forbidden";
+    /** Whether hosts may carry their own env here (not in a plaintext inventory file). */
+    env: boolean;
     label: (key: string) => string;
     fix: (key: string) => string;
 }
@@ -22,6 +25,7 @@ export function parseConfigHosts(raw: string | undefined, defaultUser: string, c
             throw new ConfigError(`${ns}:${key} ${why}; got ${redacted(value)}. Fix: pulumi config set --path '${ns}:${key}' ${example}`);
         },
         privateKey: ctx.secretKeys.has("hosts") ? "secret" : "plaintext",
+        env: true,
         label: (key) => `${ns}:${key}`,
         fix: (key) => `pulumi config set --secret --path '${ns}:${key}' < key`,
     });
@@ -62,6 +66,7 @@ export function readInventoryFile(file: string, defaultUser: string, ctx: ParseC
             throw new ConfigError(`${file}: ${key} ${why}; got ${redacted(value)}. Fix: set ${key} to ${example} in ${file}`);
         },
         privateKey: "forbidden",
+        env: false,
         label: (key) => `${file}: ${key}`,
         fix: () => `edit ${file}`,
     });
@@ -105,6 +110,13 @@ function parseHost(entry: unknown, key: string, defaultUser: string, src: HostSo
         fail(`${key}.hostKey`, e.hostKey, "must be the host's public key in authorized_keys form (pinned; never trust on first use)", `"$(ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-)"`);
     }
     checkHostPrivateKey(e.privateKey, `${key}.privateKey`, src);
+    if (e.env !== undefined && !src.env) {
+        throw new ConfigError(
+            `${src.label(`${key}.env`)}: an inventory file is plaintext and may not hold a subscriber's env. ` +
+                `Fix: remove it there and set it in stack config: pulumi config set --secret --path '<project>:hosts[<i>].env.<NAME>' <value> (that host listed in hosts)`,
+        );
+    }
+    const env = parseEnv(e.env, src.label(`${key}.env`), (n) => `pulumi config set --secret --path '${src.label(`${key}.env.${n}`)}' <value>`);
     return {
         name: name as string,
         host: host as string,
@@ -112,6 +124,7 @@ function parseHost(entry: unknown, key: string, defaultUser: string, src: HostSo
         user: user as string,
         hostKey: hostKey as string,
         privateKey: e.privateKey as string | undefined,
+        ...(Object.keys(env).length > 0 ? { env } : {}),
     };
 }
 

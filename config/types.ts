@@ -1,3 +1,5 @@
+import type { EnvVars } from "./env";
+
 /** One VPS of the static inventory (`rachel-fleet:hosts`). */
 export interface HostSpec {
     /** Stable name: resource names derive from it, never from list position. */
@@ -9,6 +11,8 @@ export interface HostSpec {
     hostKey: string;
     /** Per-host private key (a config secret); the fleet key is used when absent. */
     privateKey?: string;
+    /** The subscriber's own environment for this VPS (over the fleet-wide `env`). */
+    env?: EnvVars;
 }
 
 /** How the app is laid out and run on every VPS. */
@@ -68,6 +72,8 @@ export interface FleetConfig {
     hosts: HostSpec[];
     /** The fleet's SSH private key (a config secret), used for hosts without their own. */
     sshPrivateKey?: string;
+    /** Environment every VPS gets; a VPS's own `env` overrides it name by name. */
+    env: EnvVars;
     hetzner?: HetznerSettings;
 }
 
@@ -110,6 +116,7 @@ export const KNOWN_KEYS = [
     "hosts",
     "sshPrivateKey",
     "hetzner",
+    "env",
     ...Object.keys(DEFAULTS).filter((k) => k !== "overrideHalt"),
 ];
 

@@ -9,6 +9,7 @@ import { HostPlan, StagePlan, planStage } from "../stages/plan";
 import { gateStage } from "./gates";
 import { FleetMember, endpointOf, hostReader, settled, sshTargetOf } from "./members";
 import { poolEach } from "./pool";
+import { deliveredDigests, envTextOf, reportEnvChanges, wantedDigests } from "./subscriberEnv";
 import { reportVerdict } from "./verdict";
 
 export interface FleetOutputs {
@@ -17,6 +18,8 @@ export interface FleetOutputs {
     plan: StagePlan;
     /** Exported as `stackId`, so every later up names its attempts with it. */
     stackId: string;
+    /** Each VPS's environment digest as delivered (a secret output; see subscriberEnv.ts). */
+    envDigests: pulumi.Output<Record<string, string>>;
 }
 
 const untrackedRecord: HostRecord = {
@@ -31,12 +34,13 @@ interface Context {
 }
 
 function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolean, reading?: HostReading): FleetVps {
+    // A held VPS keeps its commit, also when its environment changes.
     const held = /^[0-9a-f]{40}$/.test(p.target) ? p.target : ctx.cfg.targetCommit;
     return new FleetVps(m.name, {
         endpoint: endpointOf(m, ctx.cfg),
         privateKey: pulumi.secret(m.privateKey),
         sshProvider: ctx.providers.get(m.keyName)!,
-        commit: changing ? ctx.cfg.targetCommit : held,
+        commit: changing && p.mode === "update" ? ctx.cfg.targetCommit : held,
         attempt: Math.max(1, p.attempt),
         stackId: ctx.stackId,
         changing,
@@ -55,8 +59,8 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
 async function prepareOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable?: string): Promise<HostReading> {
     // A host the re-check could not reach a moment ago is not dialled (and waited for) twice.
     if (unreachable) return unreachableReading(unreachable);
-    const attemptId = attemptIdFor(ctx.cfg.targetCommit, Math.max(1, p.attempt), ctx.stackId);
-    const reading = await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app, { commit: ctx.cfg.targetCommit, attemptId });
+    const attemptId = attemptIdFor(p.target, Math.max(1, p.attempt), ctx.stackId);
+    const reading = await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app, { commit: p.target, attemptId, envText: envTextOf(ctx.cfg, m) });
     const left = unfinishedRun(m.name, reading.marker, attemptId);
     if (left) pulumi.log.warn(left);
     return reading;
@@ -108,13 +112,16 @@ function sshProviders(cfg: FleetConfig, members: FleetMember[]): Map<string, Fle
  * managed VPS, updates the changing ones through a pool of maxParallel, and judges the stage.
  */
 export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Ledger): Promise<FleetOutputs> {
-    const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt });
+    const stackId = stackIdOf(ledger);
+    const wanted = wantedDigests(cfg, members, stackId);
+    const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted });
     planned.warnings.forEach((w) => pulumi.log.warn(w));
     const { plan, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
-    const stackId = stackIdOf(ledger);
     const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members), stackId };
     const byName = new Map(members.map((m) => [m.name, m]));
-    const changing = plan.order.filter((n) => plan.hosts[n].mode === "update" && plan.hosts[n].fresh);
+    // Held hosts change only for a new environment (envOnly), on the release they run.
+    const changing = plan.order.filter((n) => plan.hosts[n].mode !== "untracked" && plan.hosts[n].fresh);
+    const releaseChanging = changing.filter((n) => !plan.hosts[n].envOnly);
     const records: Record<string, pulumi.Output<HostRecord>> = {};
     for (const n of plan.order) {
         const p = plan.hosts[n];
@@ -135,8 +142,12 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
     const names = members.map((m) => m.name).sort();
     const recorded = (n: string, r: HostRecord) => recordOf(r, plan.hosts[n], ledger.hosts[n], refused?.recheck?.[n], cfg.rolloutPercent);
     const fleet = pulumi.all(names.map((n) => records[n])).apply((rs) => Object.fromEntries(names.map((n, i) => [n, recorded(n, rs[i])])) as Record<string, HostRecord>);
-    const rollout = refused ? pulumi.output(refused) : fleet.apply((rs) => reportVerdict(cfg, plan, changing, rs, ledger));
-    return { fleet, rollout, plan, stackId };
+    const rollout = refused ? pulumi.output(refused) : fleet.apply((rs) => {
+        if (!pulumi.runtime.isDryRun()) reportEnvChanges(plan, changing, rs);
+        return reportVerdict(cfg, plan, releaseChanging, rs, ledger);
+    });
+    const envDigests = pulumi.secret(fleet.apply((rs) => deliveredDigests(wanted, ledger, pulumi.runtime.isDryRun() ? [] : changing, rs)));
+    return { fleet, rollout, plan, stackId, envDigests };
 }
 
 /**

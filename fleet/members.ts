@@ -1,5 +1,6 @@
 import * as pulumi from "../boot/sdk";
 import { FleetConfig } from "../config/config";
+import { EnvVars } from "../config/env";
 import { readHost } from "../lifecycle/hostOps";
 import { recheckHost } from "../lifecycle/recheck";
 import { Endpoint, SshTarget } from "../lifecycle/ssh";
@@ -14,6 +15,8 @@ export interface FleetMember {
     privateKey: pulumi.Input<string>;
     /** Names the key (`fleet`, a host's own, `hetzner`): members with one key share one provider. */
     keyName: string;
+    /** The subscriber's own environment (over the fleet-wide `env`). */
+    env?: EnvVars;
 }
 
 /**

@@ -58,9 +58,20 @@ export async function waitListening(name: string, host: string, port: number, ti
 }
 
 export function getHealth(address: string): Promise<{ status: number; body: string }> {
+  return getFromApp(address, "/health");
+}
+
+/** The names (never the values) of the variables the lab app's process sees. */
+export async function envNamesOf(address: string): Promise<string[]> {
+  const r = await getFromApp(address, "/env-names");
+  if (r.status !== 200) throw new Error(`${address}: /env-names answered ${r.status}: ${r.body}`);
+  return JSON.parse(r.body);
+}
+
+function getFromApp(address: string, urlPath: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     // agent: false: a pooled keep-alive socket to a host that went down would answer "socket hang up".
-    const req = http.get({ host: address, port: APP_PORT, path: "/health", timeout: 2000, agent: false }, (res) => {
+    const req = http.get({ host: address, port: APP_PORT, path: urlPath, timeout: 2000, agent: false }, (res) => {
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));

@@ -1,5 +1,5 @@
 import { AppSettings } from "../config/config";
-import { LifecycleScript, lifecycleScript, parseKeyValues, scriptInvocation } from "./script";
+import { LifecycleScript, lifecycleScript, parseKeyValues, prepareWithEnvCommand, scriptInvocation } from "./script";
 import { STEP_NAMES, VERIFYING_STEP, phaseOf, stepsOf } from "./steps";
 import { Exec, SshError, SshTarget, withSsh } from "./ssh";
 import { UpdateStatus } from "../stages/ledger";
@@ -79,6 +79,8 @@ const LOCK_HELD = 75;
 export interface PrepareRef {
     commit: string;
     attemptId: string;
+    /** The VPS's environment file (a secret), delivered on stdin; undefined leaves it as it is. */
+    envText?: string;
 }
 
 /**
@@ -90,7 +92,7 @@ export async function readHost(target: SshTarget, app: AppSettings, prepare?: Pr
     try {
         const readAndPrepare = () => withSsh(target, async (exec) => {
             const reading = await readHostOver(exec, app);
-            if (prepare) await prepareOver(exec, app, prepare.commit, prepare.attemptId);
+            if (prepare) await prepareOver(exec, app, prepare.commit, prepare.attemptId, prepare.envText);
             return reading;
         });
         // A VPS that rebooted in the middle of its prepare is waited for, and its prepare
@@ -117,8 +119,11 @@ export async function readHostOver(exec: Exec, app: AppSettings): Promise<HostRe
  * the update step skips the rest and the version record reports it; throws only when the
  * connection fails.
  */
-export async function prepareOver(exec: Exec, app: AppSettings, commit: string, attemptId: string): Promise<string> {
-    const r = await run(exec, lifecycleScript(app), ["prepare", commit, attemptId]);
+export async function prepareOver(exec: Exec, app: AppSettings, commit: string, attemptId: string, envText?: string): Promise<string> {
+    const script = lifecycleScript(app);
+    const r = envText === undefined
+        ? await run(exec, script, ["prepare", commit, attemptId])
+        : await exec(prepareWithEnvCommand(script, commit, attemptId), { stdin: envText });
     const out = (r.stdout + r.stderr).trim();
     if (r.code === LOCK_HELD) {
         throw new Error(out.split("\n").pop());

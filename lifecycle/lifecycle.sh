@@ -11,10 +11,13 @@
 #                        release tree and a running process keeps the tree it started in.
 #   $REPO                the bare repository every release is checked out from.
 #   $STATE/...           attempts, the host lock, last-good, verified, the update marker.
+#   $ENV_FILE            the subscriber's environment (NAME="value" lines, 0600), which the
+#                        unit reads (EnvironmentFile=); each attempt brings its own copy.
 #
 # Subcommands (each one SSH exec; the step lists come from lifecycle/steps.ts):
 #   provision <repo-url> <sha>           a new VPS's first release (cloud-init, the lab)
-#   prepare <sha> <attempt>              the prepare steps only: nothing the service uses changes
+#   prepare <sha> <attempt> [--env]      the prepare steps only: nothing the service uses changes;
+#                                        --env: the attempt's environment file arrives on stdin
 #   update <sha> <attempt> [health]      every step in order, once per attempt
 #   inspect <attempt>                    what the attempt left behind, as key=value lines
 #   rollback <previous> <attempt> [health]  switch back to the previous release; no fetch, no install
@@ -31,6 +34,7 @@ set -u
 STATE="$HOME/.rachel-fleet"
 RELEASES="$HOME/releases"
 REPO="$HOME/releases/.repo"
+ENV_FILE="$HOME/.rachel-fleet/env"
 APP_DIR=/home/rachel/rachel
 SERVICE=rachel8
 INSTALL_COMMAND="bun install"
@@ -70,6 +74,13 @@ is_prepared() {
 # The release APP_DIR points at (its directory), or empty while APP_DIR is a plain checkout.
 current_release_dir() { [ -L "$APP_DIR" ] && readlink -f "$APP_DIR"; }
 
+# The environment: an attempt's copy ($A/env) replaces ENV_FILE in its switch. A missing
+# ENV_FILE is an empty environment. Variable names may be shown; values never are.
+env_changed() { [ -e "$A/env" ] && ! cmp -s "$A/env" "$( [ -e "$ENV_FILE" ] && echo "$ENV_FILE" || echo /dev/null)"; }
+env_names() { cut -d= -f1 "$1" | tr '\n' ' '; }
+put_env() { (umask 077 && cp "$1" "$ENV_FILE.tmp") && mv -f "$ENV_FILE.tmp" "$ENV_FILE"; }
+unit_reads_env() { systemctl show -p EnvironmentFiles --value "$SERVICE" 2>/dev/null | grep -qF "$ENV_FILE"; }
+
 # The host lock: one fleet operation on this VPS at a time, whichever stack or run asks
 # (an orphaned run of a killed `pulumi up` included). fd 9 holds it until the process ends.
 take_lock() {
@@ -98,12 +109,15 @@ step_begin() {
     echo "waiting for cloud-init to finish"; timeout 600 cloud-init status --wait >/dev/null
   fi
   head=$(cd "$APP_DIR" && git rev-parse HEAD) || { echo "$APP_DIR is not a git checkout"; exit 1; }
+  if [ -s "$A/env" ] && ! unit_reads_env; then
+    echo "$SERVICE does not read $ENV_FILE, so it would not see the subscriber's env: add EnvironmentFile=-$ENV_FILE to its [Service] section"; exit 1
+  fi
   good=$(cat "$STATE/last-good" 2>/dev/null)
   # "As verified" includes the service's invocation: a service restarted since its verify
   # (by hand, or by systemd after a crash) is restarted and verified again.
   verified=$(cut -d' ' -f1,2 "$STATE/verified" 2>/dev/null)
   if [ "$head" = "$sha" ] && [ "$good" = "$sha" ] && [ "$(systemctl is-active "$SERVICE" 2>/dev/null)" = active ] &&
-    [ "$verified" = "$sha $(unit_invocation)" ]; then
+    [ "$verified" = "$sha $(unit_invocation)" ] && ! env_changed; then
     echo "$sha" > "$A/previous"; : > "$A/noop"; echo "already on $sha, verified and active: nothing to do"; exit 0
   fi
   if [ ! -s "$A/previous" ]; then
@@ -191,6 +205,26 @@ step_switch() {
   # Releases are pruned by when they last ran, newest kept.
   touch "$(prepared_mark "$sha")"
   echo "switched $APP_DIR to $(release_dir "$sha")"
+  [ -n "${ROLLING_BACK:-}" ] || install_env || exit 1
+}
+
+# The attempt's environment file in place of ENV_FILE, the one it replaces kept for a rollback.
+install_env() {
+  env_changed || return 0
+  if [ ! -e "$A/env.previous" ] && [ ! -e "$A/env.none" ]; then
+    if [ -e "$ENV_FILE" ]; then cp -p "$ENV_FILE" "$A/env.previous"; else : > "$A/env.none"; fi || return 1
+  fi
+  put_env "$A/env" || { echo "could not install $ENV_FILE"; return 1; }
+  echo "installed $ENV_FILE: $(env_names "$A/env")"
+}
+
+# A rollback puts back the environment the attempt's switch replaced, if it replaced one.
+restore_env() {
+  if [ -e "$A/env.previous" ]; then
+    put_env "$A/env.previous" && echo "rollback env: restored the previous $ENV_FILE"
+  elif [ -e "$A/env.none" ]; then
+    rm -f "$ENV_FILE" && echo "rollback env: removed $ENV_FILE (there was none before)"
+  fi
 }
 
 step_restart() {
@@ -286,6 +320,9 @@ open_attempt() {
 cmd_prepare() {
   take_lock "prepare of attempt $2"
   open_attempt "$1" "$2" || { echo "prepare of attempt $2 ended"; return 0; }
+  if [ "${3:-}" = --env ] && ! { (umask 077 && cat > "$A/env.tmp") && mv -f "$A/env.tmp" "$A/env"; }; then
+    echo "could not write $A/env"; exit 1
+  fi
   for step in $PREPARE_STEPS; do run_step "$step"; done
   [ -e "$A/failed" ] && echo "prepare of attempt $attempt failed: the service was not touched"
   # The program takes a run without this last line as cut off (a reboot kills it midway).
@@ -328,6 +365,8 @@ cmd_rollback() {
   # An orphaned run of this attempt waiting for the lock must not go on after the rollback.
   mkdir -p "$A" && { [ -e "$A/failed" ] || echo "rolled back before the attempt ended" > "$A/failed"; }
   echo "rolling back to $sha"
+  ROLLING_BACK=1
+  restore_env || { echo "rollback env failed: could not put back $ENV_FILE"; exit 1; }
   steps=$SWITCH_STEPS
   is_prepared "$sha" || { echo "release $sha is not on this VPS any more: preparing it first"; steps="fetch build install $SWITCH_STEPS"; }
   for step in $steps; do
@@ -362,6 +401,8 @@ cmd_conclude() {
   [ "$3" != - ] && echo "$3" > "$STATE/last-good"
   if [ -d "$A" ]; then
     echo "$2" > "$A/outcome"; printf '%s' "${4:-}" | base64 -d > "$A/error" 2>/dev/null
+    # A concluded attempt is never rolled back: no copy of a subscriber's env outlives it.
+    rm -f "$A/env" "$A/env.previous" "$A/env.tmp"
     date +%s.%N > "$A/finished"
   fi
   rm -f "$STATE/updating"

@@ -21,7 +21,14 @@ export const ON_HOST = {
     releases: "$HOME/releases",
     /** The bare repository every release directory is a worktree of. */
     repo: "$HOME/releases/.repo",
+    /** The subscriber's environment file, which the unit reads (EnvironmentFile=). */
+    env: "$HOME/.rachel-fleet/env",
 } as const;
+
+/** ON_HOST.env as the unit names it: systemd does not expand $HOME, and the unit runs as `user`. */
+export function envFileOf(user: string): string {
+    return ON_HOST.env.replace("$HOME", `/home/${user}`);
+}
 /** Present while an update runs; the health checker skips the VPS while it is fresh. */
 export const MARKER_FILE = `${ON_HOST.state}/updating`;
 /** Attempt directories and script versions kept on a VPS. */
@@ -72,6 +79,7 @@ function settings(app: AppSettings): Record<string, string> {
         STATE: home(ON_HOST.state),
         RELEASES: home(ON_HOST.releases),
         REPO: home(ON_HOST.repo),
+        ENV_FILE: home(ON_HOST.env),
         APP_DIR: shq(app.appDir),
         SERVICE: shq(app.service),
         INSTALL_COMMAND: shq(app.installCommand),
@@ -128,8 +136,21 @@ export function lifecycleScript(app: AppSettings): LifecycleScript {
  * failed and the next `up`, which installs the script again, retries it.
  */
 export function updateCommand(script: LifecycleScript, commit: string, attemptId: string, healthUrl: string): string {
-    return `f="${script.path}"; [ -r "$f" ] || { echo "rachel-fleet: $f is missing on this VPS; nothing ran"; exit 0; }; ` +
-        `exec sh "$f" ${["update", commit, attemptId, healthUrl].map(shq).join(" ")}`;
+    return installedScriptCommand(script, ["update", commit, attemptId, healthUrl], 0);
+}
+
+/**
+ * The prepare with the attempt's environment file on stdin (never on a command line): run
+ * after a reading over the same connection has installed the script.
+ */
+export function prepareWithEnvCommand(script: LifecycleScript, commit: string, attemptId: string): string {
+    return installedScriptCommand(script, ["prepare", commit, attemptId, "--env"], 66);
+}
+
+/** A subcommand of the installed script; `missingExit` when it is not there (nothing ran). */
+function installedScriptCommand(script: LifecycleScript, args: string[], missingExit: number): string {
+    return `f="${script.path}"; [ -r "$f" ] || { echo "rachel-fleet: $f is missing on this VPS; nothing ran"; exit ${missingExit}; }; ` +
+        `exec sh "$f" ${args.map(shq).join(" ")}`;
 }
 
 /**

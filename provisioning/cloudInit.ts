@@ -1,5 +1,5 @@
 import { AppSettings } from "../config/config";
-import { lifecycleScript } from "../lifecycle/script";
+import { envFileOf, lifecycleScript } from "../lifecycle/script";
 
 export interface CloudInitArgs {
     app: AppSettings;
@@ -33,6 +33,9 @@ export function systemdUnit(app: AppSettings, user: string, port: number): strin
         `User=${user}`,
         `WorkingDirectory=${app.appDir}`,
         `Environment=PORT=${port}`,
+        // The subscriber's env (bot tokens, credentials), which rachel-fleet delivers over
+        // SSH; "-": a VPS without one yet starts all the same.
+        `EnvironmentFile=-${envFileOf(user)}`,
         "ExecStart=/usr/local/bin/bun run index.ts",
         "Restart=on-failure",
         "RestartSec=2",

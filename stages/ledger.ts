@@ -49,12 +49,14 @@ export interface Ledger {
     rollout?: RolloutSummary;
     /** The stack's own id (the `stackId` output), once an up has exported it. */
     stackId?: string;
+    /** Each VPS's environment digest as last delivered (the secret `envDigests` output). */
+    envDigests?: Record<string, string>;
 }
 
 export const emptyLedger: Ledger = { hosts: {} };
 
 /** Accepts whatever the stack's outputs hold (nothing, on a new stack) and keeps what is well-formed. */
-export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: unknown): Ledger {
+export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: unknown, envDigests?: unknown): Ledger {
     const hosts: Record<string, HostRecord> = {};
     if (fleet && typeof fleet === "object") {
         for (const [name, rec] of Object.entries(fleet as Record<string, any>)) {
@@ -75,7 +77,10 @@ export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: un
     const r = rollout as RolloutSummary | undefined;
     const valid = r && typeof r === "object" && typeof r.release === "string" && typeof r.halted === "boolean";
     const id = typeof stackId === "string" && STACK_ID.test(stackId) ? { stackId } : {};
-    return valid ? { hosts, rollout: r, ...id } : { hosts, ...id };
+    const digests = envDigests && typeof envDigests === "object"
+        ? { envDigests: Object.fromEntries(Object.entries(envDigests as Record<string, unknown>).filter(([, d]) => typeof d === "string")) as Record<string, string> }
+        : {};
+    return valid ? { hosts, rollout: r, ...id, ...digests } : { hosts, ...id, ...digests };
 }
 
 const STACK_ID = /^[0-9a-f]{8}$/;

@@ -21,6 +21,11 @@ export interface HostPlan {
     target: string;
     /** Why a host the ledger had on the target is updated again (the re-check found it otherwise). */
     redo?: string;
+    /**
+     * The update changes the VPS's environment and not its release: the host was on its
+     * commit already (or is held on it). Allowed at any stage; not part of the release's verdict.
+     */
+    envOnly?: boolean;
 }
 
 export interface StagePlan {
@@ -39,6 +44,8 @@ export interface StageInput {
     percent: number;
     ledger: Ledger;
     overrideHalt: boolean;
+    /** Each VPS's environment digest as configured now (config/env.ts); absent: none. */
+    envDigests?: Record<string, string>;
 }
 
 /** Thrown before any resource is registered: the rollout must not advance. */
@@ -86,13 +93,19 @@ export function planStage(input: StageInput): StagePlan {
     const hosts: Record<string, HostPlan> = {};
     for (const name of order) {
         const rec = input.ledger.hosts[name];
+        const envChanged = (input.envDigests?.[name] ?? "") !== (input.ledger.envDigests?.[name] ?? "");
         if (inCohort.has(name)) {
             const sameTarget = rec?.managed && rec.targetVersion === input.target;
             // Attempts count up per host across releases, so an attempt id (commit, attempt)
             // is never reused when a host goes back to a commit it ran before.
-            const attempt = !sameTarget ? (rec?.attempt ?? 0) + 1 : rec.updateStatus === "success" ? Math.max(1, rec.attempt) : rec.attempt + 1;
+            const attempt = !sameTarget ? (rec?.attempt ?? 0) + 1 : rec.updateStatus === "success" && !envChanged ? Math.max(1, rec.attempt) : rec.attempt + 1;
             const fresh = !sameTarget || attempt !== rec.attempt;
-            hosts[name] = { name, mode: "update", attempt, fresh, target: input.target };
+            const envOnly = sameTarget && rec.updateStatus === "success" && envChanged;
+            hosts[name] = { name, mode: "update", attempt, fresh, target: input.target, ...(envOnly ? { envOnly } : {}) };
+        } else if (rec?.managed && envChanged) {
+            // A held VPS gets its new environment on the release it runs now.
+            const runs = /^[0-9a-f]{40}$/.test(rec.currentVersion) ? rec.currentVersion : rec.targetVersion;
+            hosts[name] = { name, mode: "hold", attempt: rec.attempt + 1, fresh: true, target: runs, envOnly: true };
         } else if (rec?.managed) {
             hosts[name] = { name, mode: "hold", attempt: rec.attempt, fresh: false, target: rec.targetVersion };
         } else {

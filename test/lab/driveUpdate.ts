@@ -42,12 +42,13 @@ export interface DriveResult {
  * reading (which installs the lifecycle script), the update step in its own SSH session
  * like the step resource, then the version provider's finishAttempt.
  */
-export async function driveUpdate(target: SshTarget, app: AppSettings, commit: string, attempt: number): Promise<DriveResult> {
-    const reading = await readHost(target, app);
+export async function driveUpdate(target: SshTarget, app: AppSettings, commit: string, attempt: number, opts: { envText?: string } = {}): Promise<DriveResult> {
+    const attemptId = attemptIdFor(commit, attempt);
+    // With an environment file, the program's reading prepares the attempt and delivers it.
+    const reading = await readHost(target, app, opts.envText === undefined ? undefined : { commit, attemptId, envText: opts.envText });
     if (!reading.reachable) {
         return { reading };
     }
-    const attemptId = attemptIdFor(commit, attempt);
     const healthUrl = healthUrlFor(app, target.host);
     const r = await withSsh(target, (exec) => exec(updateCommand(lifecycleScript(app), commit, attemptId, healthUrl)));
     if (r.code !== 0) {

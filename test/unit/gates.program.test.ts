@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { Registered, SHA_A, SHA_B, STACK_ID, labConfig, runProgram, valueOf } from "./mockFleet";
+import { Registered, SHA_A, SHA_B, STACK_ID, labConfig, runProgram, updatingHosts } from "./mockFleet";
 import { cohortFor } from "../../stages/cohort";
 
 const names = Array.from({ length: 10 }, (_, i) => `vps-${String(i + 1).padStart(2, "0")}`);
@@ -7,14 +7,6 @@ const COMMAND = "command:remote:Command";
 const asPrevious = (outputs: any) => ({ fleet: outputs.fleet, rollout: outputs.rollout, stackId: outputs.stackId });
 const noBake = { bakeSeconds: "0" };
 
-/** The hosts whose update step this run registers as changing (not held). */
-async function updating(registered: Registered[]): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const r of registered.filter((x) => x.type === COMMAND && !x.ignoreChanges.includes("*"))) {
-        out[r.name.replace(/-update$/, "")] = await valueOf(r.inputs.create);
-    }
-    return out;
-}
 
 describe("promotion gates in the program (mocked engine, 10 hosts)", function () {
     this.timeout(120000);
@@ -44,14 +36,14 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
         const { outputs } = await runProgram(labConfig(10, { rolloutPercent: "50", ...noBake }), fake);
         assert.deepStrictEqual(fake.rechecked, [canary]);
         assert.deepStrictEqual([outputs.rollout.percent, outputs.rollout.attempted, outputs.rollout.halted], [50, 4, false]);
-        assert.ok(!Object.keys(await updating(fake.registered)).includes(canary), "the canary is not updated again");
+        assert.ok(!Object.keys(await updatingHosts(fake.registered)).includes(canary), "the canary is not updated again");
     });
 
     it("a regressed canary refuses the advance in preview and up: nothing changes, the canary is failed, the rollout halted", async () => {
         for (const preview of [true, false]) {
             const fake = { preview, previousOutputs: asPrevious(stage10), recheck: { [canary]: { serviceState: "inactive" } }, registered: [] as Registered[] };
             const { outputs } = await runProgram(labConfig(10, { rolloutPercent: "50", ...noBake }), fake);
-            assert.deepStrictEqual(await updating(fake.registered), {}, "a refused advance changes no host");
+            assert.deepStrictEqual(await updatingHosts(fake.registered), {}, "a refused advance changes no host");
             assert.strictEqual(process.exitCode, 32, "the refusal fails the run");
             process.exitCode = 0;
             if (preview) continue;
@@ -73,7 +65,7 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
     it("drift comes back: a canary moved by hand is updated again by the next up of the stage, as a new attempt, saying why", async () => {
         const fake = { previousOutputs: asPrevious(stage10), recheck: { [canary]: { head: SHA_B } }, registered: [] as Registered[] };
         const { outputs } = await runProgram(labConfig(10, { rolloutPercent: "10", ...noBake }), fake);
-        const cmds = await updating(fake.registered);
+        const cmds = await updatingHosts(fake.registered);
         assert.deepStrictEqual(Object.keys(cmds), [canary]);
         assert.match(cmds[canary], new RegExp(` 'update' '${SHA_A}' '${SHA_A.slice(0, 12)}-2-${STACK_ID}' `));
         assert.deepStrictEqual(outputs.rollout.recheck, { [canary]: `runs ${SHA_B.slice(0, 12)}, not ${SHA_A.slice(0, 12)} (moved since its verify)` });
@@ -89,14 +81,14 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
         const lenient = fake();
         const advanced = await runProgram(labConfig(10, { rolloutPercent: "50", failureThreshold: "1", ...noBake }), lenient);
         assert.deepStrictEqual([advanced.outputs.rollout.percent, advanced.outputs.rollout.halted], [50, false]);
-        assert.ok(Object.keys(await updating(lenient.registered)).includes(canary), "the unreadable canary is tried again");
+        assert.ok(Object.keys(await updatingHosts(lenient.registered)).includes(canary), "the unreadable canary is tried again");
         assert.match(advanced.outputs.fleet[canary].error, /could not be read: rachel@127\.0\.1\.\d+:22: unreachable/);
     });
 
     it("outside a promotion, a host on the release that cannot be read is left as it is, said once (a no-op stays a no-op)", async () => {
         const fake = { previousOutputs: asPrevious(stage10), unreachable: [canary], registered: [] as Registered[] };
         const { outputs } = await runProgram(labConfig(10, { rolloutPercent: "10", ...noBake }), fake);
-        assert.deepStrictEqual(await updating(fake.registered), {});
+        assert.deepStrictEqual(await updatingHosts(fake.registered), {});
         assert.deepStrictEqual([outputs.changing, outputs.fleet[canary].updateStatus, outputs.rollout.halted], [[], "success", false]);
     });
 });

@@ -19,7 +19,9 @@ export interface FakeFleet {
     rolledBack?: string[];
     /** The stack's previous outputs, read by the program through its self-reference. */
     /** The stack's outputs before this run; `stackId` is STACK_ID unless given (undefined: a new stack). */
-    previousOutputs?: { fleet?: unknown; rollout?: unknown; stackId?: unknown };
+    previousOutputs?: { fleet?: unknown; rollout?: unknown; stackId?: unknown; envDigests?: unknown };
+    /** Filled with the environment file each host's prepare delivered. */
+    delivered?: Record<string, string>;
     preview?: boolean;
     /** Per host, how the promotion re-check finds it (others: as their verify left them). */
     recheck?: Record<string, Partial<RecheckReading>>;
@@ -104,8 +106,9 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
     );
     // The program reads each changing VPS before updating it; here the fake fleet answers.
     const nameAt = new Map<string, string>((JSON.parse(config.hosts ?? "[]") as { name: string; host: string }[]).map((h) => [h.host, h.name]));
-    hostReader.read = async (target) => {
+    hostReader.read = async (target, _app, prepare) => {
         const down = (fake.unreachable ?? []).includes(nameAt.get(target.host) ?? "");
+        if (prepare && fake.delivered) fake.delivered[nameAt.get(target.host) ?? target.host] = prepare.envText ?? "(none)";
         return { reachable: !down, reason: down ? `rachel@${target.host}:22: unreachable (ECONNREFUSED)` : "", head: SHA_B, serviceState: "active", lastGood: SHA_B, marker: "" };
     };
     hostReader.recheck = async (target) => {
@@ -143,10 +146,21 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
         return outputs;
     });
     const resolved: Record<string, unknown> = {};
+    const secretOutputs: string[] = [];
     for (const [k, v] of Object.entries(outputs)) {
         resolved[k] = pulumi.Output.isInstance(v) ? await outputOf(v as pulumi.Output<unknown>) : v;
+        if (pulumi.Output.isInstance(v) && (await pulumi.isSecret(v as pulumi.Output<unknown>))) secretOutputs.push(k);
     }
-    return { registered, outputs: resolved as any };
+    return { registered, outputs: resolved as any, secretOutputs };
+}
+
+/** The hosts whose update step (remote.Command) a run registered as changing (not held), with their command. */
+export async function updatingHosts(registered: Registered[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const r of registered.filter((x) => x.type === "command:remote:Command" && !x.ignoreChanges.includes("*"))) {
+        out[r.name.replace(/-update$/, "")] = await valueOf(r.inputs.create);
+    }
+    return out;
 }
 
 /** Resolves a resource's recorded input (which may be an Output) to its value. */
