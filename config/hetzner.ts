@@ -1,8 +1,9 @@
+import { parseEnv } from "./env";
 import { Fail } from "./errors";
 import { checkKeys, parseJson } from "./structured";
 import { HetznerServerSpec, HetznerSettings } from "./types";
 
-const SERVER_KEYS = ["name", "serverType", "location", "image"];
+const SERVER_KEYS = ["name", "serverType", "location", "image", "env"];
 const HETZNER_KEYS = ["servers", "appPort", "sshSourceIps"];
 
 /** The VPSs to provision (`hetzner`); undefined when there are none. */
@@ -47,10 +48,12 @@ function parseServer(s: unknown, key: string, ns: string, fail: Fail): HetznerSe
         }
         return v as string;
     };
+    const env = parseEnv(e.env, `${ns}:${key}.env`, (n) => `pulumi config set --secret --path '${ns}:${key}.env.${n}' <value>`);
     return {
         name: field("name", "", /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/),
         serverType: field("serverType", "cx22", /^[a-z0-9-]+$/),
         location: field("location", "nbg1", /^[a-z0-9-]+$/),
         image: field("image", "debian-12", /^[a-z0-9.-]+$/),
+        ...(Object.keys(env).length > 0 ? { env } : {}),
     };
 }

@@ -39,6 +39,8 @@ export interface HetznerServerSpec {
     serverType: string;
     location: string;
     image: string;
+    /** The subscriber's own environment for this VPS (over the fleet-wide `env`). */
+    env?: EnvVars;
 }
 
 export interface HetznerSettings {

@@ -9,6 +9,8 @@ import { HostPlan, StagePlan, planStage } from "../stages/plan";
 import { gateStage } from "./gates";
 import { FleetMember, endpointOf, hostReader, settled, sshTargetOf } from "./members";
 import { poolEach } from "./pool";
+import { provisioningOf, reportProvisioning } from "./provisioned";
+import { deprovision } from "./deprovision";
 import { deliveredDigests, envTextOf, reportEnvChanges, wantedDigests } from "./subscriberEnv";
 import { reportVerdict } from "./verdict";
 
@@ -48,7 +50,7 @@ function registerVps(ctx: Context, m: FleetMember, p: HostPlan, changing: boolea
         script: ctx.script,
         healthUrl: pulumi.output(m.host).apply((h) => healthUrlFor(ctx.cfg.app, h)),
         stepRunner: ctx.cfg.stepRunner,
-    });
+    }, { protect: m.provisioned === true });
 }
 
 /**
@@ -60,7 +62,7 @@ async function prepareOne(ctx: Context, m: FleetMember, p: HostPlan, unreachable
     // A host the re-check could not reach a moment ago is not dialled (and waited for) twice.
     if (unreachable) return unreachableReading(unreachable);
     const attemptId = attemptIdFor(p.target, Math.max(1, p.attempt), ctx.stackId);
-    const reading = await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app, { commit: p.target, attemptId, envText: envTextOf(ctx.cfg, m) });
+    const reading = await hostReader.read(await sshTargetOf(m, ctx.cfg), ctx.cfg.app, { commit: p.target, attemptId, envText: envTextOf(ctx.cfg, m), newVps: p.provisioning });
     const left = unfinishedRun(m.name, reading.marker, attemptId);
     if (left) pulumi.log.warn(left);
     return reading;
@@ -114,14 +116,16 @@ function sshProviders(cfg: FleetConfig, members: FleetMember[]): Map<string, Fle
 export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledger: Ledger): Promise<FleetOutputs> {
     const stackId = stackIdOf(ledger);
     const wanted = wantedDigests(cfg, members, stackId);
-    const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted });
+    const provisioned = members.filter((m) => m.provisioned).map((m) => m.name);
+    const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted, provisioned });
     planned.warnings.forEach((w) => pulumi.log.warn(w));
     const { plan, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
     const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members), stackId };
     const byName = new Map(members.map((m) => [m.name, m]));
     // Held hosts change only for a new environment (envOnly), on the release they run.
     const changing = plan.order.filter((n) => plan.hosts[n].mode !== "untracked" && plan.hosts[n].fresh);
-    const releaseChanging = changing.filter((n) => !plan.hosts[n].envOnly);
+    // Not attempts of the release: a new environment, and a new VPS's way to ready.
+    const releaseChanging = changing.filter((n) => !plan.hosts[n].envOnly && !plan.hosts[n].provisioning);
     const records: Record<string, pulumi.Output<HostRecord>> = {};
     for (const n of plan.order) {
         const p = plan.hosts[n];
@@ -139,11 +143,20 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
         const done = updateAll(ctx, changing, plan, byName, unreachable);
         changing.forEach((n, i) => (records[n] = pulumi.output(done[i])));
     }
-    const names = members.map((m) => m.name).sort();
-    const recorded = (n: string, r: HostRecord) => recordOf(r, plan.hosts[n], ledger.hosts[n], refused?.recheck?.[n], cfg.rolloutPercent);
+    // Provisioned VPSs no longer configured: deleted once released, else refused (deprovision.ts).
+    const gone = await deprovision(ledger, members, cfg.targetCommit, new Date().toISOString());
+    Object.entries(gone).forEach(([n, r]) => (records[n] = pulumi.output(r)));
+    const names = [...members.map((m) => m.name), ...Object.keys(gone)].sort();
+    const dryRun = pulumi.runtime.isDryRun();
+    const recorded = (n: string, r: HostRecord) => {
+        if (gone[n]) return r;
+        const rec = recordOf(r, plan.hosts[n], ledger.hosts[n], refused?.recheck?.[n], cfg.rolloutPercent);
+        return provisioned.includes(n) ? { ...rec, provisioning: provisioningOf(rec, plan.hosts[n], ledger.hosts[n], changing.includes(n), dryRun) } : rec;
+    };
     const fleet = pulumi.all(names.map((n) => records[n])).apply((rs) => Object.fromEntries(names.map((n, i) => [n, recorded(n, rs[i])])) as Record<string, HostRecord>);
     const rollout = refused ? pulumi.output(refused) : fleet.apply((rs) => {
-        if (!pulumi.runtime.isDryRun()) reportEnvChanges(plan, changing, rs);
+        if (!dryRun) reportEnvChanges(plan, changing, rs);
+        if (!dryRun) reportProvisioning(plan, changing, rs);
         return reportVerdict(cfg, plan, releaseChanging, rs, ledger);
     });
     const envDigests = pulumi.secret(fleet.apply((rs) => deliveredDigests(wanted, ledger, pulumi.runtime.isDryRun() ? [] : changing, rs)));

@@ -17,6 +17,8 @@ export interface FleetMember {
     keyName: string;
     /** The subscriber's own environment (over the fleet-wide `env`). */
     env?: EnvVars;
+    /** Provisioned by this stack (Hetzner): brought to ready by its first up, whatever the stage. */
+    provisioned?: boolean;
 }
 
 /**

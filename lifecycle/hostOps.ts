@@ -81,6 +81,8 @@ export interface PrepareRef {
     attemptId: string;
     /** The VPS's environment file (a secret), delivered on stdin; undefined leaves it as it is. */
     envText?: string;
+    /** A VPS just created: its sshd may not answer yet, so an unreachable one is waited for too. */
+    newVps?: boolean;
 }
 
 /**
@@ -96,8 +98,9 @@ export async function readHost(target: SshTarget, app: AppSettings, prepare?: Pr
             return reading;
         });
         // A VPS that rebooted in the middle of its prepare is waited for, and its prepare
-        // resumed (a step that finished is not run again; nothing was switched).
-        return await untilBack(readAndPrepare, (e) => e.kind === "dropped" && prepare !== undefined);
+        // resumed (a step that finished is not run again; nothing was switched); so is a
+        // new VPS still booting.
+        return await untilBack(readAndPrepare, (e) => prepare !== undefined && (e.kind === "dropped" || (e.kind === "unreachable" && prepare.newVps === true)));
     } catch (err) {
         return unreachableReading(describeError(err));
     }

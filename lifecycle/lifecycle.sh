@@ -95,6 +95,13 @@ take_lock() {
 
 # ---- the steps: each runs in a subshell with $sha, $attempt, $A and $health set ----
 
+# The end of what cloud-init ran: the first release's own log when it got that far.
+cloud_init_log_tail() {
+  if [ -s "$STATE/provision.log" ]; then echo "its first release: $(tail_line "$(tail -n 6 "$STATE/provision.log")")"
+  elif [ -r /var/log/cloud-init-output.log ]; then echo "the tail of /var/log/cloud-init-output.log: $(tail_line "$(tail -n 6 /var/log/cloud-init-output.log)")"
+  else echo "its log, /var/log/cloud-init-output.log, is root's to read"; fi
+}
+
 # Marks the VPS as updating (with a staleness bound) and remembers the commit to roll back
 # to: the last commit the fleet verified here (last-good), else HEAD. A VPS already on the
 # commit, verified in the running invocation of the service and active, is left alone.
@@ -105,8 +112,15 @@ step_begin() {
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$now" "$((now + MARKER_LIFETIME))" "$sha" "$attempt" > "$STATE/updating.tmp" &&
     mv "$STATE/updating.tmp" "$STATE/updating" || exit 1
   # A VPS provisioned moments ago may still be running cloud-init (preparing its first release).
-  if [ -d /var/lib/cloud/instance ] && [ ! -e /var/lib/cloud/instance/boot-finished ] && command -v cloud-init >/dev/null; then
-    echo "waiting for cloud-init to finish"; timeout 600 cloud-init status --wait >/dev/null
+  if [ -d /var/lib/cloud/instance ] && command -v cloud-init >/dev/null; then
+    if [ ! -e /var/lib/cloud/instance/boot-finished ]; then
+      echo "waiting for cloud-init to finish"; timeout 600 cloud-init status --wait >/dev/null
+    fi
+    # Judged only before the VPS ever had a release: an old error on a long-running host is history.
+    if [ ! -s "$STATE/last-good" ] && [ "$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')" = error ]; then
+      echo "cloud-init failed on this VPS: $(tail_line "$(cloud-init status --long 2>/dev/null | sed -n '/^detail:/,$p' | tail -n +2)") ($(cloud_init_log_tail))"
+      exit 1
+    fi
   fi
   head=$(cd "$APP_DIR" && git rev-parse HEAD) || { echo "$APP_DIR is not a git checkout"; exit 1; }
   if [ -s "$A/env" ] && ! unit_reads_env; then
@@ -424,7 +438,15 @@ cmd_readback() {
 
 # A new VPS's first release, in the release layout from the start: run once by cloud-init
 # (as the service user, before the unit starts) and by the lab.
+# Its output is also kept where the service user can read it (cloud-init's own log is
+# root's): a fleet operation that finds cloud-init failed quotes it.
 cmd_provision() {
+  out=$(provision_release "$@" 2>&1); rc=$?
+  printf '%s\n' "$out" | tee "$STATE/provision.log"
+  return $rc
+}
+
+provision_release() {
   # No host lock: this runs inside cloud-init, which a fleet operation waits for (in begin)
   # while it holds the lock; nothing else touches a VPS before its cloud-init is done.
   sha=$2; attempt=provision; health=""

@@ -12,7 +12,7 @@ table { border-collapse: collapse; width: 100%; margin-top: .8rem; }
 th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #dde1e8; font-variant-numeric: tabular-nums; }
 th { background: #f3f5f8; }
 td.error, #log { color: #8a1c1c; font-size: 12px; }
-td.host, td.current, td.previous, td.target, td.status, td.marker, td.last { white-space: nowrap; }
+td.host, td.phase, td.current, td.previous, td.target, td.status, td.marker, td.last { white-space: nowrap; }
 .success { color: #176b2c; font-weight: 600; } .rolled_back, .failed { color: #a01818; font-weight: 600; }
 .updating { color: #8a5a00; font-weight: 600; } .changes { color: #1b4fa0; font-weight: 600; }
 #banner { display: none; background: #fde8e8; border: 1px solid #e0a0a0; padding: .6rem .8rem; margin: .6rem 0; }
@@ -31,7 +31,7 @@ function row(host) {
   let tr = document.querySelector('tr[data-host="' + CSS.escape(host) + '"]');
   if (!tr) {
     tr = document.createElement("tr"); tr.dataset.host = host;
-    for (const c of ["host", "current", "previous", "target", "status", "step", "marker", "last", "error"]) { const td = document.createElement("td"); td.className = c; tr.appendChild(td); }
+    for (const c of ["host", "phase", "current", "previous", "target", "status", "step", "marker", "last", "error"]) { const td = document.createElement("td"); td.className = c; tr.appendChild(td); }
     tr.querySelector(".host").textContent = host; $("#fleet tbody").appendChild(tr);
   }
   return tr;
@@ -44,6 +44,7 @@ function render(view) {
     tr.querySelector(".current").textContent = r.current; tr.querySelector(".previous").textContent = r.previous;
     tr.querySelector(".target").textContent = r.target; tr.querySelector(".last").textContent = r.lastUpdate;
     tr.querySelector(".error").textContent = r.error; tr.querySelector(".marker").textContent = r.marker; setStatus(tr, r.status);
+    tr.querySelector(".phase").textContent = r.phase;
   }
   const r = view.rollout;
   $("#summary").textContent = r ? r.verdict + "  (stage " + r.percent + "%, cohort " + r.cohortSize + ": " + r.succeeded + " succeeded, " + r.rolledBack + " rolled back, " + r.failed + " failed)" : "no stage has run on this stack yet";
@@ -103,7 +104,7 @@ export function consolePage(): string {
 </div>
 <div id="message"></div>
 <div><progress id="progress" value="0" max="1"></progress> <span id="progress-text"></span></div>
-<table id="fleet"><thead><tr><th>host</th><th>current</th><th>previous</th><th>target</th><th>status</th><th>step</th><th>update marker</th><th>last update</th><th>error</th></tr></thead><tbody></tbody></table>
+<table id="fleet"><thead><tr><th>host</th><th>phase</th><th>current</th><th>previous</th><th>target</th><th>status</th><th>step</th><th>update marker</th><th>last update</th><th>error</th></tr></thead><tbody></tbody></table>
 <ul id="log"></ul>
 <script>${SCRIPT}</script>
 </body></html>

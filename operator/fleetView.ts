@@ -1,4 +1,4 @@
-import { HostRecord, RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
+import { HostRecord, Provisioning, RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
 import { waysForward } from "../stages/plan";
 import { describeVerdict } from "../stages/verdict";
 
@@ -18,6 +18,8 @@ export interface HostRow {
     error: string;
     /** The update marker as the last refresh found it: "updating since …", "stale marker since …", or empty. */
     marker: string;
+    /** A VPS this stack provisions: its phase ("ready since …", "cloud-init", "failed in cloud-init"); empty for a static host. */
+    phase: string;
 }
 
 export interface RolloutView {
@@ -89,21 +91,36 @@ export function fleetView(outputs: { fleet?: unknown; rollout?: unknown }, tags:
             lastUpdate: r.lastUpdateAt ? r.lastUpdateAt.replace("T", " ").slice(0, 19) : "",
             error: r.error,
             marker: markerLabel(markers[host], nowEpoch),
+            phase: phaseLabel(r.provisioning),
         };
     });
     return { rows, rollout: ledger.rollout ? rolloutView(ledger.rollout) : undefined };
+}
+
+/** A provisioned VPS's phase as an operator reads it. */
+export function phaseLabel(p: Provisioning | undefined): string {
+    if (!p) return "";
+    if (p.phase === "ready") return p.provisionedAt ? `ready since ${p.provisionedAt.replace("T", " ").slice(0, 16)}` : "ready";
+    if (p.phase === "deprovisioned") return p.deprovisionedAt ? `deprovisioned ${p.deprovisionedAt.replace("T", " ").slice(0, 16)}` : "deprovisioned";
+    return p.phase === "failed" ? `failed in ${p.failedIn ?? "?"}` : p.phase;
 }
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** The view as plain text: an aligned table and the rollout's lines. */
 export function formatFleetView(view: FleetView, errorWidth = 80): string {
-    const head = ["host", "current", "previous", "target", "status", "last update", "error"];
-    const cells = view.rows.map((r) => [r.host, r.current, r.previous, r.target, r.status, r.lastUpdate, clip(r.error, errorWidth)]);
+    // The phase column only where the stack provisions VPSs.
+    const phases = view.rows.some((r) => r.phase);
+    const head = ["host", ...(phases ? ["phase"] : []), "current", "previous", "target", "status", "last update", "error"];
+    const cells = view.rows.map((r) => [r.host, ...(phases ? [r.phase || "static"] : []), r.current, r.previous, r.target, r.status, r.lastUpdate, clip(r.error, errorWidth)]);
     const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
     const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
     const out = [line(head), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)];
     const r = view.rollout;
+    if (phases) {
+        out.push("", "Provisioned VPSs are protected: neither a change of hetzner.servers nor pulumi destroy deletes one until it is released;",
+            "npm run status -- --release <vps> prints the one command that releases it.");
+    }
     out.push("");
     if (!r) {
         out.push("rollout: no stage has run on this stack yet");

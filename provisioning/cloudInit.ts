@@ -104,6 +104,9 @@ export function cloudInitUserData(a: CloudInitArgs): string {
         "    content: |",
         indent(lifecycleScript(a.app).text, 6),
         "runcmd:",
+        // cloud-init runs these lines as one script: without this, a failed first release
+        // would be followed by the rest and cloud-init would report success.
+        "  - set -e",
         // An image that already carries bun (a snapshot, the lab's hosts) skips the download.
         "  - [sh, -c, \"command -v bun >/dev/null || curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash\"]",
         // Runs as the service user (HOME set by runuser), before the unit first starts.

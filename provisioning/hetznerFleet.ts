@@ -38,7 +38,8 @@ export function provisionHetzner(cfg: FleetConfig): FleetMember[] {
             fleetPublicKey: fleetKey.publicKey,
             sshKeyId: sshKey.id,
             firewallId: firewall.id.apply((id) => Number(id)),
-        });
+            // A subscriber's machine: deleted only once released (fleet/deprovision.ts).
+        }, { protect: true });
         return {
             name: server.name,
             host: vps.ipv4Address,
@@ -47,6 +48,8 @@ export function provisionHetzner(cfg: FleetConfig): FleetMember[] {
             hostKey: vps.hostKey,
             privateKey: fleetKey.privateKey,
             keyName: "hetzner",
+            env: server.env,
+            provisioned: true,
         };
     });
 }

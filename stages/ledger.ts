@@ -7,6 +7,23 @@ import { randomBytes } from "crypto";
 
 export type UpdateStatus = "idle" | "updating" | "success" | "failed" | "rolled_back";
 
+/**
+ * Where a VPS this stack provisions is on its way from order to ready: its server being
+ * created, cloud-init running on it, its secrets going in (the first update: environment,
+ * restart, verify), ready; or failed in one of those.
+ */
+export type ProvisioningPhase = "creating" | "cloud-init" | "secrets" | "ready" | "failed" | "deprovisioned";
+
+export interface Provisioning {
+    phase: ProvisioningPhase;
+    /** The phase a failed VPS failed in. */
+    failedIn?: Exclude<ProvisioningPhase, "ready" | "failed" | "deprovisioned">;
+    /** When it was first ready (ISO time). */
+    provisionedAt?: string;
+    /** When the up that deleted it ran (ISO time); the record is kept until the next release. */
+    deprovisionedAt?: string;
+}
+
 /** The version-tracking fields of one VPS, as exported under the `fleet` output. */
 export interface HostRecord {
     currentVersion: string;
@@ -20,6 +37,8 @@ export interface HostRecord {
     attempt: number;
     /** Whether the host has update resources in the stack (it has been in a cohort). */
     managed: boolean;
+    /** Only for a VPS this stack provisions. */
+    provisioning?: Provisioning;
 }
 
 /** The `rollout` output: one stage's outcome. */
@@ -70,6 +89,7 @@ export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: un
                     error: String(rec.error ?? ""),
                     attempt: Number.isInteger(rec.attempt) ? rec.attempt : 0,
                     managed: rec.managed === true,
+                    ...(provisioningOf(rec.provisioning) ? { provisioning: provisioningOf(rec.provisioning) } : {}),
                 };
             }
         }
@@ -84,6 +104,18 @@ export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: un
 }
 
 const STACK_ID = /^[0-9a-f]{8}$/;
+const PHASES = new Set(["creating", "cloud-init", "secrets", "ready", "failed", "deprovisioned"]);
+
+function provisioningOf(p: unknown): Provisioning | undefined {
+    if (!p || typeof p !== "object" || !PHASES.has((p as Provisioning).phase)) return undefined;
+    const { phase, failedIn, provisionedAt, deprovisionedAt } = p as Provisioning;
+    return {
+        phase,
+        ...(failedIn && PHASES.has(failedIn) ? { failedIn } : {}),
+        ...(typeof provisionedAt === "string" ? { provisionedAt } : {}),
+        ...(typeof deprovisionedAt === "string" ? { deprovisionedAt } : {}),
+    };
+}
 
 /**
  * The id that makes an attempt's name on a VPS this stack's own: made by the stack's first

@@ -1,5 +1,5 @@
 import { cohortFor, rolloutOrder } from "./cohort";
-import { Ledger } from "./ledger";
+import { HostRecord, Ledger } from "./ledger";
 
 /**
  * update:    in the cohort; its resources are keyed on (target, attempt). Only a
@@ -26,6 +26,11 @@ export interface HostPlan {
      * commit already (or is held on it). Allowed at any stage; not part of the release's verdict.
      */
     envOnly?: boolean;
+    /**
+     * A VPS this stack provisions that is not ready yet: updated in this up whatever the
+     * stage (to the release, its secrets in, verified), and not part of the release's verdict.
+     */
+    provisioning?: boolean;
 }
 
 export interface StagePlan {
@@ -46,6 +51,8 @@ export interface StageInput {
     overrideHalt: boolean;
     /** Each VPS's environment digest as configured now (config/env.ts); absent: none. */
     envDigests?: Record<string, string>;
+    /** The VPSs this stack provisions. */
+    provisioned?: readonly string[];
 }
 
 /** Thrown before any resource is registered: the rollout must not advance. */
@@ -78,6 +85,11 @@ export function assertMayAdvance(input: StageInput): string[] {
     throw new RolloutRefused(`${what} Refusing to advance to ${input.percent}%; no host was touched. ${waysForward(last.percent)}`);
 }
 
+/** A provisioned VPS is ready once its first update succeeded (one from before phases were kept: once managed and successful). */
+function isReady(rec: HostRecord | undefined): boolean {
+    return rec?.provisioning ? rec.provisioning.phase === "ready" : rec?.managed === true && rec.updateStatus === "success";
+}
+
 export function planStage(input: StageInput): StagePlan {
     const warnings = assertMayAdvance(input);
     const last = input.ledger.rollout;
@@ -94,7 +106,9 @@ export function planStage(input: StageInput): StagePlan {
     for (const name of order) {
         const rec = input.ledger.hosts[name];
         const envChanged = (input.envDigests?.[name] ?? "") !== (input.ledger.envDigests?.[name] ?? "");
-        if (inCohort.has(name)) {
+        if (input.provisioned?.includes(name) && !isReady(rec)) {
+            hosts[name] = { name, mode: "update", attempt: (rec?.attempt ?? 0) + 1, fresh: true, target: input.target, provisioning: true };
+        } else if (inCohort.has(name)) {
             const sameTarget = rec?.managed && rec.targetVersion === input.target;
             // Attempts count up per host across releases, so an attempt id (commit, attempt)
             // is never reused when a host goes back to a commit it ran before.

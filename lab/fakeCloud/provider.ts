@@ -29,7 +29,7 @@ async function create(urn: string, inputs: any): Promise<pulumi.provider.CreateR
     case "hcloud:index/firewall:Firewall":
       return { id: numericId(), outs: { ...inputs } };
     case "hcloud:index/server:Server": {
-      const server = await createServer(labDir, plain(inputs.name), plain(inputs.userData));
+      const server = await createServer(labDir, plain(inputs.name), plain(inputs.userData), plain(inputs.image));
       return { id: numericId(), outs: { ...inputs, ipv4Address: server.address, status: "running" } };
     }
     default:

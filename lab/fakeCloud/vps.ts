@@ -38,15 +38,23 @@ function freeAddress(labDir: string, taken: Set<string>): string {
   throw new Error("no loopback address left for another lab server");
 }
 
+/**
+ * An image name the fake gives a meaning: a VPS that cannot reach the app's git origin (its
+ * cloud-init then fails to prepare the first release, as with an unreachable repo URL).
+ */
+export const IMAGE_WITHOUT_ORIGIN = "lab-unreachable-origin";
+
 /** Boots a new "VPS" from user-data; returns once its sshd listens (cloud-init may still be running). */
-export async function createServer(labDir: string, name: string, userData: string): Promise<CloudServer> {
+export async function createServer(labDir: string, name: string, userData: string, image = ""): Promise<CloudServer> {
   const servers = cloudServers(labDir);
   if (servers[name] || fs.existsSync(hostPaths(labDir, name).dir)) throw new Error(`a lab server named ${name} exists already`);
   const address = freeAddress(labDir, new Set(Object.values(servers).map((s) => s.address)));
   const server = { name, address };
   fs.writeFileSync(serversFile(labDir), JSON.stringify({ ...servers, [name]: server }, null, 2) + "\n");
   const status = readLabStatus(labDir);
-  const spec = labContainer(labDir, name, status.baseRoot);
+  const full = labContainer(labDir, name, status.baseRoot);
+  const origin = labPaths(labDir).originRepo;
+  const spec = image === IMAGE_WITHOUT_ORIGIN ? { ...full, readOnlyBinds: full.readOnlyBinds.filter(([from]) => from !== origin) } : full;
   mountRoot(spec);
   writeNewVps({ labDir, name, address, originRepo: labPaths(labDir).originRepo }, userData);
   // Like a cloud API, answer once the machine runs; its sshd comes up before cloud-init's final stage.

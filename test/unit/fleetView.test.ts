@@ -45,4 +45,20 @@ describe("the operator's fleet view (status table)", () => {
         const view = fleetView({ fleet: { "vps-1": rec({}) } }, {}, { "vps-1": marker }, 1500);
         assert.strictEqual(view.rows[0].marker, "updating since 2026-11-23 12:00:00 UTC");
     });
+
+    it("shows each provisioned VPS's phase (only where the stack provisions any); a static host is static", () => {
+        const view = fleetView({
+            fleet: {
+                "hz-1": rec({ provisioning: { phase: "ready", provisionedAt: "2026-11-30T07:10:00.000Z" } }),
+                "hz-2": rec({ updateStatus: "failed", error: "prepare failed before any switch: begin failed (exit 1): cloud-init failed on this VPS", provisioning: { phase: "failed", failedIn: "cloud-init" } }),
+                "vps-1": rec({}),
+            },
+        });
+        assert.deepStrictEqual(view.rows.map((r) => [r.host, r.phase]), [["hz-1", "ready since 2026-11-30 07:10"], ["hz-2", "failed in cloud-init"], ["vps-1", ""]]);
+        const lines = formatFleetView(view, 60).split("\n");
+        assert.match(lines[0], /^host\s+phase\s+current/);
+        assert.match(lines[3], /^hz-2\s+failed in cloud-init\s+.*failed\s+.*prepare failed before any switch/);
+        assert.match(lines[4], /^vps-1\s+static\s+/);
+        assert.doesNotMatch(formatFleetView(fleetView({ fleet: { "vps-1": rec({}) } })), /phase/, "no phase column for a fleet of static hosts");
+    });
 });

@@ -66,10 +66,12 @@ describe("cloud-init", () => {
 
     it("installs git and bun, prepares the release with the fleet's own lifecycle script (argv, no shell), and starts the unit", () => {
         assert.ok(doc.packages.includes("git"));
-        const cmds = doc.runcmd.map((c: string[]) => c.join(" "));
+        // The first line stops the rest at the first failure: a failed first release must fail cloud-init.
+        assert.strictEqual(doc.runcmd[0], "set -e");
+        const cmds = doc.runcmd.slice(1).map((c: string[]) => c.join(" "));
         assert.ok(cmds.some((c: string) => c.includes("bun.sh/install")), "bun is installed");
         // An argv list: the URL and the commit are words, never parsed by a shell.
-        assert.ok(doc.runcmd.some((c: string[]) => JSON.stringify(c) === JSON.stringify(
+        assert.ok(doc.runcmd.slice(1).some((c: string[]) => JSON.stringify(c) === JSON.stringify(
             ["runuser", "-u", "rachel", "--", "sh", PROVISION_SCRIPT, "provision", "https://git.example.org/rachel8.git", SHA_A])), cmds.join("\n"));
         const script = doc.write_files.find((f: any) => f.path === PROVISION_SCRIPT);
         assert.strictEqual(script?.content.trim(), lifecycleScript({ ...DEFAULTS, repoUrl: "https://git.example.org/rachel8.git" }).text.trim()

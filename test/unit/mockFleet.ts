@@ -10,6 +10,8 @@ export interface Registered {
     inputs: any;
     ignoreChanges: string[];
     dependsOn: string[];
+    /** Whether the engine would refuse to delete it (protect, as inherited from its parent). */
+    protected: () => boolean;
 }
 
 /** How the fake fleet answers: which VPSs are reachable, how each update ends. */
@@ -20,6 +22,10 @@ export interface FakeFleet {
     /** The stack's previous outputs, read by the program through its self-reference. */
     /** The stack's outputs before this run; `stackId` is STACK_ID unless given (undefined: a new stack). */
     previousOutputs?: { fleet?: unknown; rollout?: unknown; stackId?: unknown; envDigests?: unknown };
+    /** The error a failing host's version record reports (default: "<host> <status>"). */
+    errors?: Record<string, string>;
+    /** Hosts whose version record says failed (not rolled back). */
+    failed?: string[];
     /** Filled with the environment file each host's prepare delivered. */
     delivered?: Record<string, string>;
     preview?: boolean;
@@ -59,6 +65,7 @@ export const outputOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => 
  */
 export async function runProgram(config: Record<string, string>, fake: FakeFleet = {}, secretKeys = ["sshPrivateKey"]) {
     const registered: Registered[] = fake.registered ?? [];
+    const servers = new Map<string, string>();
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
@@ -69,7 +76,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                 if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion") {
                     const spec = args.inputs.spec;
                     const host = spec.hostName;
-                    const status = !spec.reachable ? "failed" : (fake.rolledBack ?? []).includes(host) ? "rolled_back" : "success";
+                    const status = !spec.reachable || (fake.failed ?? []).includes(host) ? "failed" : (fake.rolledBack ?? []).includes(host) ? "rolled_back" : "success";
                     return {
                         id: name,
                         state: {
@@ -79,7 +86,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                             targetVersion: spec.commit,
                             updateStatus: status,
                             lastUpdateAt: "2026-11-22T00:00:00.000Z",
-                            error: status === "success" ? "" : !spec.reachable ? spec.unreachableReason : `${host} ${status}`,
+                            error: status === "success" ? "" : !spec.reachable ? spec.unreachableReason : fake.errors?.[host] ?? `${host} ${status}`,
                             serviceState: "active",
                         },
                     };
@@ -88,7 +95,11 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                     return { id: name, state: { ...args.inputs, stdout: `${name} ok`, stderr: "" } };
                 }
                 if (args.type === "hcloud:index/server:Server") {
-                    return { id: name, state: { ...args.inputs, ipv4Address: "203.0.113.5" } };
+                    // Each server its own documentation address, so a reading names its server.
+                    const ip = `203.0.113.${10 + servers.size}`;
+                    servers.set(args.inputs.name, ip);
+                    nameAt.set(ip, args.inputs.name);
+                    return { id: name, state: { ...args.inputs, ipv4Address: ip } };
                 }
                 if (args.type === "pulumi-nodejs:dynamic/rachel-fleet:SshKeyPair") {
                     return { id: name, state: { ...args.inputs, publicKey: "ssh-ed25519 AAAAtest", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n" } };
@@ -139,6 +150,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                 inputs: args.props,
                 ignoreChanges: args.opts.ignoreChanges ?? [],
                 dependsOn: [],
+                protected: () => (args.resource as unknown as { __protect?: boolean }).__protect === true,
             });
             return undefined;
         });
