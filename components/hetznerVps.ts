@@ -1,19 +1,13 @@
 import * as pulumi from "../boot/sdk";
 import * as hcloud from "@pulumi/hcloud";
-import { cloudInitUserData } from "../provisioning/cloudInit";
-import { AppSettings, HetznerServerSpec } from "../config/config";
+import { HetznerServerSpec } from "../config/config";
 import { SshKeyPair } from "../providers/resources";
 
 export interface HetznerVpsArgs {
     /** Server type, location and image. */
     readonly server: HetznerServerSpec;
-    readonly app: AppSettings;
-    readonly sshUser: string;
-    readonly appPort: number;
-    /** The commit cloud-init clones; later releases arrive through the update sequence. */
-    readonly initialCommit: string;
-    /** The fleet's login key, registered with Hetzner and authorized for the SSH user. */
-    readonly fleetPublicKey: pulumi.Input<string>;
+    /** The server's cloud-init user-data, made from the host key pair this VPS generates. */
+    readonly userData: (hostKey: SshKeyPair) => pulumi.Output<string>;
     readonly sshKeyId: pulumi.Input<string>;
     readonly firewallId: pulumi.Input<number>;
 }
@@ -28,19 +22,7 @@ export class HetznerVps extends pulumi.ComponentResource {
         super("rachel-fleet:hetzner:Vps", name, {}, opts);
         const self = { parent: this };
         const hostKey = new SshKeyPair(`${name}-hostkey`, `${name}-host`, self);
-        const userData = pulumi
-            .all([args.fleetPublicKey, hostKey.publicKey, hostKey.privateKey])
-            .apply(([authorizedKey, hostPublicKey, hostPrivateKey]) =>
-                cloudInitUserData({
-                    app: args.app,
-                    sshUser: args.sshUser,
-                    commit: args.initialCommit,
-                    authorizedKey,
-                    hostPublicKey,
-                    hostPrivateKey,
-                    appPort: args.appPort,
-                }),
-            );
+        const userData = args.userData(hostKey);
         const server = new hcloud.Server(`${name}-server`, {
             name,
             serverType: args.server.serverType,

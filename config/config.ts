@@ -1,9 +1,11 @@
-import { SHELL_META } from "../lifecycle/shellQuote";
 import { parseEnv } from "./env";
 import { ConfigError, Fail, redacted } from "./errors";
 import { parseHetzner } from "./hetzner";
 import { parseConfigHosts, readInventoryFile } from "./hosts";
 import { AppSettings, DEFAULTS, FleetConfig, HetznerSettings, HostSpec, KNOWN_KEYS, ParseContext, RawConfig, StepRunner } from "./types";
+
+/** Characters that make a shell do something other than read a word (lifecycle/shellQuote.ts quotes as well). */
+const SHELL_META = /[\s'"`$\\;&|<>(){}*?!#~\[\]]/;
 
 // The rest of the program imports the config's types from here; each lives in the file named.
 export { ConfigError, redacted } from "./errors";
@@ -26,6 +28,7 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     }
     checkFleetMembers(ctx.ns, hosts, hetzner, sshPrivateKey);
     const env = parseFleetEnv(raw.env, ctx.ns);
+    checkNotifyUrl(raw.notifyUrl, ctx);
     return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env };
 }
 
@@ -168,6 +171,27 @@ function parseAppSettings(r: ConfigReader): AppSettings {
         restartTimeout: r.timeout("restartTimeout"),
         keepReleases: r.int("keepReleases", DEFAULTS.keepReleases, 2, 100, "3"),
     };
+}
+
+/**
+ * The autopilot's receiver (operator/notify.ts; the program itself sends nothing): a secret,
+ * since such a URL often carries its token. Never echoed.
+ */
+function checkNotifyUrl(raw: string | undefined, ctx: ParseContext): void {
+    if (raw === undefined || raw === "") return;
+    const fix = `pulumi config set --secret ${ctx.ns}:notifyUrl <https://…>`;
+    if (!ctx.secretKeys.has("notifyUrl")) {
+        throw new ConfigError(`${ctx.ns}:notifyUrl is stored in plaintext; it may carry a token, so it must be a secret (value not shown). Fix: ${fix}`);
+    }
+    let url: URL | undefined;
+    try {
+        url = new URL(raw);
+    } catch {
+        url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+        throw new ConfigError(`${ctx.ns}:notifyUrl is not an http(s) URL (value not shown). Fix: ${fix}`);
+    }
 }
 
 /** The fleet-wide `env`: never echoed, even when it is not the map it should be. */

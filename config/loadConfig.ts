@@ -30,7 +30,21 @@ export function loadFleetConfig(): FleetConfig {
     }
     assertHostKeysEncrypted(ns);
     warnIfConfigNearArgLimit(ns);
-    return parseFleetConfig(raw, { ns, secretKeys, readInventory: (file) => readInventory(ns, file) });
+    const cfg = parseFleetConfig(raw, { ns, secretKeys, readInventory: (file) => readInventory(ns, file) });
+    warnIfRoot(ns, cfg);
+    return cfg;
+}
+
+/** Allowed (a fleet may be run so), but never without a word: root needs no sudo rule to do anything. */
+function warnIfRoot(ns: string, cfg: FleetConfig): void {
+    const root = cfg.hosts.filter((h) => h.user === "root").map((h) => h.name);
+    if (root.length > 0 || (cfg.hetzner && cfg.sshUser === "root")) {
+        pulumi.log.warn(
+            `${root.length ? root.slice(0, 5).join(", ") + (root.length > 5 ? ", …" : "") : "the provisioned VPSs"} ${root.length === 1 ? "is" : "are"} reached as root: every fleet command then runs as root there, ` +
+                `and the service's own user and its sudo rule (systemctl restart/is-active ${cfg.app.service} only) no longer limit it. ` +
+                `Fix: pulumi config set ${ns}:sshUser rachel (the user the provisioning creates), or a per-host user.`,
+        );
+    }
 }
 
 /** The inventoryFile's text, the path taken relative to the project directory (the program's cwd). */

@@ -119,6 +119,7 @@ export const KNOWN_KEYS = [
     "sshPrivateKey",
     "hetzner",
     "env",
+    "notifyUrl",
     ...Object.keys(DEFAULTS).filter((k) => k !== "overrideHalt"),
 ];
 

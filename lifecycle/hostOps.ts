@@ -18,7 +18,6 @@ export interface HostReading {
     reason: string;
     head: string;
     serviceState: string;
-    lastGood: string;
     /** The update marker's content when one is present (an update runs, or was interrupted). */
     marker: string;
 }
@@ -48,7 +47,7 @@ export const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").to
 
 /** The reading of a VPS that could not be read, with why as a sentence. */
 export function unreachableReading(reason: string): HostReading {
-    return { reachable: false, reason, head: "", serviceState: "unknown", lastGood: "", marker: "" };
+    return { reachable: false, reason, head: "", serviceState: "unknown", marker: "" };
 }
 const isSha = (s: string) => /^[0-9a-f]{40}$/.test(s);
 
@@ -113,7 +112,7 @@ export async function readHostOver(exec: Exec, app: AppSettings): Promise<HostRe
         throw new Error(`reading the VPS failed (exit ${r.code}): ${(r.stdout + r.stderr).trim().split("\n").slice(-2).join(" ")}`);
     }
     const kv = parseKeyValues(r.stdout);
-    return { reachable: true, reason: "", head: kv.head ?? "", serviceState: kv.active || "unknown", lastGood: kv.lastgood ?? "", marker: unb64(kv.marker) };
+    return { reachable: true, reason: "", head: kv.head ?? "", serviceState: kv.active || "unknown", marker: unb64(kv.marker) };
 }
 
 /**

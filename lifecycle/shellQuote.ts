@@ -6,6 +6,3 @@
 export function shq(value: string | number): string {
     return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
-
-/** Characters that make a shell do something other than read a word. */
-export const SHELL_META = /[\s'"`$\\;&|<>(){}*?!#~\[\]]/;

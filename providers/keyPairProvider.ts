@@ -1,4 +1,4 @@
-import { generateOpenSshKeyPair } from "../provisioning/opensshKeys";
+import { generateOpenSshKeyPair } from "./opensshKeys";
 
 /** Generates an ed25519 key pair once; the pair then lives in stack state (private half secret). */
 export const provider = {

@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { FleetConfig } from "../config/config";
 import { FleetMember } from "../fleet/members";
 import { HetznerVps } from "../components/hetznerVps";
+import { cloudInitUserData } from "./cloudInit";
 import { SshKeyPair } from "../providers/resources";
 
 /**
@@ -31,11 +32,12 @@ export function provisionHetzner(cfg: FleetConfig): FleetMember[] {
     return h.servers.map((server) => {
         const vps = new HetznerVps(server.name, {
             server,
-            app: cfg.app,
-            sshUser: cfg.sshUser,
-            appPort: h.appPort,
-            initialCommit: cfg.targetCommit,
-            fleetPublicKey: fleetKey.publicKey,
+            // The commit cloud-init prepares; later releases arrive through the update sequence.
+            userData: (hostKey) => pulumi
+                .all([fleetKey.publicKey, hostKey.publicKey, hostKey.privateKey])
+                .apply(([authorizedKey, hostPublicKey, hostPrivateKey]) => cloudInitUserData({
+                    app: cfg.app, sshUser: cfg.sshUser, commit: cfg.targetCommit, authorizedKey, hostPublicKey, hostPrivateKey, appPort: h.appPort,
+                })),
             sshKeyId: sshKey.id,
             firewallId: firewall.id.apply((id) => Number(id)),
             // A subscriber's machine: deleted only once released (fleet/deprovision.ts).

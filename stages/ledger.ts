@@ -72,7 +72,6 @@ export interface Ledger {
     envDigests?: Record<string, string>;
 }
 
-export const emptyLedger: Ledger = { hosts: {} };
 
 /** Accepts whatever the stack's outputs hold (nothing, on a new stack) and keeps what is well-formed. */
 export function ledgerFromOutputs(fleet: unknown, rollout: unknown, stackId?: unknown, envDigests?: unknown): Ledger {

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -99,8 +100,10 @@ describe("bad input is refused at preview with a clear message", () => {
         await runProgram(withHosts([{ ...goodHost, hostkey: "typo", privateKey: key }]), {}, ["sshPrivateKey", "hosts"]).catch((e) => (err = e));
         assert.match(String(err?.message), /unknown field hostkey/);
         assert.ok(!String(err?.message).includes("SECRETBYTES"), `the key leaked: ${err?.message}`);
-        await runProgram(withHosts([{ ...goodHost, port: "x", privateKey: key }]), {}, ["sshPrivateKey", "hosts"]).catch((e) => (err = e));
-        assert.ok(!String(err?.message).includes("SECRETBYTES"), `the key leaked: ${err?.message}`);
+        let second: Error | undefined;
+        await runProgram(withHosts([{ ...goodHost, port: "x", privateKey: key }]), {}, ["sshPrivateKey", "hosts"]).catch((e) => (second = e));
+        assert.match(String(second?.message), /hosts\[0\]\.port must be a TCP port/, "the second host's own error, not the first's");
+        assert.ok(!String(second?.message).includes("SECRETBYTES"), `the key leaked: ${second?.message}`);
     });
 
     it("a per-host private key stored in plaintext next to an encrypted one", async () => {
@@ -136,5 +139,19 @@ describe("bad input is refused at preview with a clear message", () => {
 
     it("a provisioned fleet without a repo URL", async () => {
         await rejects(labConfig(1, { hetzner: JSON.stringify({ servers: [{ name: "new-1" }] }) }), "rachel-fleet:repoUrl", "required when VPSs are provisioned");
+    });
+
+    it("warns, naming the hosts and the fix, when a fleet is reached as root", async () => {
+        const warnings: string[] = [];
+        const warn = pulumi.log.warn;
+        (pulumi.log as any).warn = (m: string) => warnings.push(m);
+        try {
+            await runProgram(labConfig(2, { sshUser: "root" }));
+        } finally {
+            (pulumi.log as any).warn = warn;
+        }
+        const w = warnings.find((m) => /reached as root/.test(m));
+        assert.ok(w, `no warning about root: ${warnings.join(" | ")}`);
+        assert.match(w!, /^vps-01, vps-02 are reached as root: every fleet command then runs as root there.*Fix: pulumi config set rachel-fleet:sshUser rachel/);
     });
 });

@@ -4,7 +4,7 @@ import { SHA_A, labConfig, runProgram, valueOf } from "./mockFleet";
 import { PROVISION_SCRIPT, cloudInitUserData, sudoersRule } from "../../provisioning/cloudInit";
 import { lifecycleScript } from "../../lifecycle/script";
 import { DEFAULTS } from "../../config/config";
-import { generateOpenSshKeyPair } from "../../provisioning/opensshKeys";
+import { generateOpenSshKeyPair } from "../../providers/opensshKeys";
 
 const hetzner = { servers: [{ name: "hz-1" }, { name: "hz-2", serverType: "cx32", location: "fsn1" }], appPort: 8080 };
 const config = { ...labConfig(0), hosts: "[]", sshPrivateKey: "", repoUrl: "https://git.example.org/rachel8.git", rolloutPercent: "100", hetzner: JSON.stringify(hetzner) };

@@ -120,7 +120,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
     hostReader.read = async (target, _app, prepare) => {
         const down = (fake.unreachable ?? []).includes(nameAt.get(target.host) ?? "");
         if (prepare && fake.delivered) fake.delivered[nameAt.get(target.host) ?? target.host] = prepare.envText ?? "(none)";
-        return { reachable: !down, reason: down ? `rachel@${target.host}:22: unreachable (ECONNREFUSED)` : "", head: SHA_B, serviceState: "active", lastGood: SHA_B, marker: "" };
+        return { reachable: !down, reason: down ? `rachel@${target.host}:22: unreachable (ECONNREFUSED)` : "", head: SHA_B, serviceState: "active", marker: "" };
     };
     hostReader.recheck = async (target) => {
         const name = nameAt.get(target.host) ?? "";
@@ -149,7 +149,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
                 name: args.name,
                 inputs: args.props,
                 ignoreChanges: args.opts.ignoreChanges ?? [],
-                dependsOn: [],
+                dependsOn: ([] as unknown[]).concat(args.opts.dependsOn ?? []).map((r) => String((r as { __name?: string }).__name ?? "?")),
                 protected: () => (args.resource as unknown as { __protect?: boolean }).__protect === true,
             });
             return undefined;

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { utils } from "ssh2";
-import { generateOpenSshKeyPair } from "../../provisioning/opensshKeys";
+import { generateOpenSshKeyPair } from "../../providers/opensshKeys";
 
 describe("generated ed25519 keys", () => {
     it("parse as OpenSSH keys whose public half matches", () => {

@@ -1,5 +1,7 @@
 import * as assert from "assert";
-import { HostRecord, Ledger, RolloutSummary, emptyLedger, ledgerFromOutputs } from "../../stages/ledger";
+import { HostRecord, Ledger, RolloutSummary, ledgerFromOutputs } from "../../stages/ledger";
+
+const emptyLedger: Ledger = { hosts: {} };
 import { RolloutRefused, planStage } from "../../stages/plan";
 import { carryHalt, judgeStage } from "../../stages/verdict";
 

@@ -215,5 +215,7 @@ describe("the fleet program (mocked engine, 20 hosts)", function () {
         const { registered } = await runProgram(labConfig(1, { rolloutPercent: "100" }));
         const order = registered.filter((r) => r.name.startsWith("vps-01-")).map((r) => r.name.slice("vps-01-".length));
         assert.deepStrictEqual(order, ["update", "version"]);
+        // The record judges what the step did: the engine must run it only after the step.
+        assert.deepStrictEqual(registered.find((r) => r.name === "vps-01-version")!.dependsOn, ["vps-01-update"]);
     });
 });

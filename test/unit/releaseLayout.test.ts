@@ -4,16 +4,19 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { DEFAULTS } from "../../config/config";
+import { DEFAULTS, KNOWN_KEYS } from "../../config/config";
 import { unfinishedRun } from "../../fleet/deploy";
 import { labConfig, runProgram } from "./mockFleet";
 
 describe("release directories: config and operator messages", () => {
-    it("Pulumi.yaml documents the same defaults for keepReleases and prepareParallel as the program uses", () => {
+    it("Pulumi.yaml documents every default the program uses, the same value, and every key the program knows", () => {
         const schema = (yaml.load(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")) as any).config;
-        for (const key of ["keepReleases", "prepareParallel"] as const) {
-            assert.strictEqual(schema[key]?.default, DEFAULTS[key], `Pulumi.yaml's default for ${key}`);
+        for (const [key, value] of Object.entries(DEFAULTS)) {
+            // failureThreshold is a string in the schema (Pulumi's "number" is not a config type).
+            assert.strictEqual(String(schema[key]?.default), String(value), `Pulumi.yaml's default for ${key}`);
+            assert.strictEqual(typeof schema[key]?.default === "string" ? "string" : typeof schema[key]?.default, key === "failureThreshold" ? "string" : typeof value, `the type of ${key}'s default`);
         }
+        assert.deepStrictEqual(Object.keys(schema).sort(), [...KNOWN_KEYS].sort(), "a key the program reads and Pulumi.yaml does not declare (or the reverse)");
     });
 
     it("refuses keepReleases below 2 (the current and the previous release are always kept) and a bad prepareParallel, naming the fix", async () => {

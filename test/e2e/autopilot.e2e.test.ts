@@ -1,0 +1,133 @@
+// End to end: one `npm run rollout` takes a 20-host lab through 10 → 50 → 100 % under the real
+// engine with no other input, a local receiver taking its notifications; a release that
+// crashes at start halts at 10 %, one that dies after a passing verify is refused at the
+// first advance with the re-check's sentence; pause and abort from a second terminal.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import { AddressInfo } from "net";
+import { LabStatus } from "../../lab/labStatus";
+import { REPO_ROOT } from "../../lab/paths";
+import { hostTruth } from "../lab/hostTruth";
+import { TestStack, labStackSuite, runLog } from "./stackHarness";
+
+const TS_NODE = require.resolve("ts-node/dist/bin.js");
+
+describe("the autopilot: npm run rollout under the real engine (20-host lab)", function () {
+    this.timeout(1800000);
+    let status: LabStatus;
+    let t: TestStack;
+    let server: http.Server;
+    const received: { event: string; stage: number; release: string; failedHosts: { host: string }[]; message: string }[] = [];
+    let onNotification: (n: (typeof received)[number]) => Promise<void> = async () => undefined;
+    const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
+    const rollout = (...args: string[]): ChildProcess => {
+        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "rolloutCli.ts"), "--stack", "autopilot", "--dir", t.dir, ...args],
+            { cwd: REPO_ROOT, env: { ...process.env, ...t.env } });
+        let out = "";
+        child.stdout!.on("data", (d) => (out += d));
+        child.stderr!.on("data", (d) => (out += d));
+        child.on("close", () => runLog.write(`$ npm run rollout -- ${args.join(" ")}\n${out}`));
+        (child as ChildProcess & { output: () => string }).output = () => out;
+        return child;
+    };
+    const finished = (c: ChildProcess) => new Promise<{ code: number; out: string }>((r) => c.on("close", (code) => r({ code: code ?? -1, out: (c as ChildProcess & { output: () => string }).output() })));
+    const control = (...args: string[]) => spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "rolloutCli.ts"), "--stack", "autopilot", "--dir", t.dir, ...args],
+        { cwd: REPO_ROOT, env: { ...process.env, ...t.env }, encoding: "utf8" });
+    const statusTable = () => spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "statusCli.ts"), "--stack", "autopilot", "--dir", t.dir], { cwd: REPO_ROOT, env: { ...process.env, ...t.env }, encoding: "utf8" }).stdout;
+    const outputs = () => JSON.parse(spawnSync("pulumi", ["stack", "output", "--json", "--stack", "autopilot"], { cwd: t.dir, env: { ...process.env, ...t.env }, encoding: "utf8" }).stdout);
+
+    labStackSuite("autopilot", 20, (st) => ({ targetCommit: st.releases.v2, rolloutPercent: 100, bakeSeconds: 20, settleSeconds: 1 }), (st, ts) => ((status = st), (t = ts)));
+
+    before(async () => {
+        server = http.createServer((req, res) => {
+            let body = "";
+            req.on("data", (d) => (body += d));
+            req.on("end", async () => {
+                const n = JSON.parse(body);
+                received.push(n);
+                res.writeHead(204).end();
+                await onNotification(n).catch((e) => runLog.write(`notification check failed: ${e}\n`));
+            });
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        await t.stack.setConfig("rachel-fleet:notifyUrl", { value: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?token=lab`, secret: true });
+        // The lab's hosts start on v1; the stack's first up puts them all on v2.
+        const first = await t.stack.up({ onOutput: runLog.write });
+        assert.strictEqual(first.outputs.rollout.value.succeeded, 20);
+    });
+    after(() => server?.close());
+
+    it("one npm run rollout takes v2 → v3 through 10/50/100 with no other input; after each stage the outputs and the status table are the hosts' truth", async () => {
+        received.length = 0;
+        const checks: string[] = [];
+        // During each bake (20 s) the stack and the hosts must agree: checked as the stage's notification arrives.
+        onNotification = async (n) => {
+            if (n.event !== "stage done") return;
+            const fleet = outputs().fleet;
+            const table = statusTable();
+            const truths = await Promise.all(status.hosts.map(hostTruth));
+            for (const [i, h] of status.hosts.entries()) {
+                const truth = truths[i];
+                assert.strictEqual(fleet[h.name].currentVersion, truth.head, `${h.name} after ${n.stage}%: outputs say ${fleet[h.name].currentVersion}, the host runs ${truth.head}`);
+                assert.ok(table.split("\n").find((l) => l.startsWith(`${h.name} `))?.includes(truth.head.slice(0, 12)), `${h.name} after ${n.stage}%: the status table does not show ${truth.head}`);
+            }
+            checks.push(`${n.stage}`);
+        };
+        const run = await finished(rollout("--commit", sha("v3")));
+        assert.strictEqual(run.code, 0, run.out.slice(-3000));
+        assert.match(run.out, /rollout: waiting for the bake: the 50% stage may start after /);
+        assert.match(run.out, /rollout: release [0-9a-f]{12} is at 100%: complete/);
+        assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["stage done@10", "stage done@50", "stage done@100", "release complete@100"]);
+        assert.deepStrictEqual(checks, ["10", "50", "100"], "a stage's outputs were not checked against the hosts");
+        for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v3"), h.name);
+        assert.ok(!JSON.stringify(received).includes("token=lab"), "a notification carries the secret URL");
+        onNotification = async () => undefined;
+    });
+
+    it("crash-start halts at 10% and notifies, with the failed host and its reason", async () => {
+        received.length = 0;
+        const run = await finished(rollout("--commit", sha("crash-start")));
+        assert.strictEqual(run.code, 1);
+        assert.match(run.out, /rollout: release [0-9a-f]{12} at 10%: 0\/\d+ hosts succeeded; ROLLOUT HALTED/);
+        assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["halted@10"]);
+        assert.ok(received[0].failedHosts.length > 0 && received[0].failedHosts.every((f) => /lab-\d\d/.test(f.host)), JSON.stringify(received[0]));
+        assert.deepStrictEqual(outputs().rollout.halted, true);
+    });
+
+    it("crash-late passes its 10% stage, then the first advance is refused with the re-check's sentence, and notified", async () => {
+        received.length = 0;
+        const run = await finished(rollout("--commit", sha("crash-late")));
+        assert.strictEqual(run.code, 1);
+        assert.match(run.out, /release [0-9a-f]{12} stays at 10%: the re-check of release [0-9a-f]{12} before 50% found: lab-\d\d rachel8 (is activating|is failed|was restarted since its verify).*Refusing to advance to 50%/);
+        assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["stage done@10", "advance refused@10"]);
+        const cfg = fs.readFileSync(path.join(t.dir, "Pulumi.autopilot.yaml"), "utf8");
+        assert.match(cfg, /rachel-fleet:rolloutPercent: "10"/, "the refused advance must leave the config at the stage that ran");
+    });
+
+    it("pause from a second terminal holds the next stage until resume; abort stops before the next stage", async () => {
+        received.length = 0;
+        const driver = rollout("--commit", sha("v2"), "--stages", "10,50,100");
+        // Pause while the 10% stage runs: it finishes, 50% waits.
+        for (let i = 0; i < 600 && !/"state": "running"/.test(control("--status").stdout); i++) await new Promise((r) => setTimeout(r, 200));
+        const p = control("--pause");
+        assert.strictEqual(p.status, 0, p.stderr);
+        assert.match(p.stdout, /asked driver \d+ to pause: a running stage finishes, the next waits for --resume/);
+        for (let i = 0; i < 600 && !received.length; i++) await new Promise((r) => setTimeout(r, 200));
+        assert.deepStrictEqual(received.map((n) => n.event), ["stage done"]);
+        await new Promise((r) => setTimeout(r, 25000)); // longer than the bake: still paused
+        assert.match(control("--status").stdout, /"state": "paused"/);
+        assert.strictEqual(outputs().rollout.percent, 10);
+        assert.match(control("--abort").stdout, /asked driver \d+ to stop/);
+        const run = await finished(driver);
+        assert.strictEqual(run.code, 1);
+        assert.match(run.out, /aborted by the operator before the 50% stage/);
+        assert.strictEqual(outputs().rollout.percent, 10, "a stage ran after the abort");
+        // Resume goes on from what the stack records.
+        const resumed = await finished(rollout("--resume"));
+        assert.strictEqual(resumed.code, 0, resumed.out.slice(-2000));
+        assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["stage done@10", "stage done@50", "stage done@100", "release complete@100"]);
+    });
+});
