@@ -5,7 +5,7 @@ import { HostReading, unreachableReading } from "../lifecycle/hostOps";
 import { LifecycleScript, attemptIdFor, healthUrlFor, lifecycleScript } from "../lifecycle/script";
 import { FleetSshProvider } from "../providers/runtime";
 import { HostRecord, Ledger, RolloutSummary, stackIdOf } from "../stages/ledger";
-import { HostPlan, StagePlan, planStage } from "../stages/plan";
+import { HostPlan, StageInput, StagePlan, planStage } from "../stages/plan";
 import { gateStage } from "./gates";
 import { FleetMember, endpointOf, hostReader, settled, sshTargetOf } from "./members";
 import { poolEach } from "./pool";
@@ -117,9 +117,12 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
     const stackId = stackIdOf(ledger);
     const wanted = wantedDigests(cfg, members, stackId);
     const provisioned = members.filter((m) => m.provisioned).map((m) => m.name);
-    const planned = planStage({ hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted, provisioned });
+    const input: StageInput = { hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted, provisioned };
+    const planned = planStage(input);
     planned.warnings.forEach((w) => pulumi.log.warn(w));
-    const { plan, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
+    // One plan: the gates look at the planned stage, and the plan takes what they found.
+    const { gate, refused, unreachable } = await gateStage(cfg, members, ledger, planned);
+    const plan = planStage({ ...input, gate });
     const ctx: Context = { cfg, script: lifecycleScript(cfg.app), providers: sshProviders(cfg, members), stackId };
     const byName = new Map(members.map((m) => [m.name, m]));
     // Held hosts change only for a new environment (envOnly), on the release they run.

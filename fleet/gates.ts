@@ -3,10 +3,10 @@ import { FleetConfig } from "../config/config";
 import { healthUrlFor } from "../lifecycle/script";
 import { cohortFor } from "../stages/cohort";
 import {
-    PromotionInput, RecheckFinding, assertBaked, holdEverything, isPromotion, judgePromotion, judgeRecheck, recheckTargets, redoFindings, refusedSummary,
+    PromotionInput, RecheckFinding, assertBaked, isPromotion, judgePromotion, judgeRecheck, recheckTargets, refusedSummary,
 } from "../stages/gate";
 import { Ledger, RolloutSummary } from "../stages/ledger";
-import { StagePlan, waysForward } from "../stages/plan";
+import { GateFindings, StagePlan, waysForward } from "../stages/plan";
 import { EXIT_ALREADY_REPORTED } from "./verdict";
 import { FleetMember, hostReader, settled, sshTargetOf } from "./members";
 import { mapLimit } from "./pool";
@@ -19,7 +19,8 @@ import { mapLimit } from "./pool";
 const RECHECK_PARALLEL = 16;
 
 export interface GatedStage {
-    plan: StagePlan;
+    /** What the plan must take from the gates (stages/plan.ts planStage's `gate`). */
+    gate: GateFindings;
     /** When the re-check refused the advance: the rollout output to record (halted, with what it found). */
     refused?: RolloutSummary;
     /** Hosts the re-check could not reach, with why: updated again without a second reading. */
@@ -39,8 +40,9 @@ async function recheckAll(cfg: FleetConfig, names: string[], members: Map<string
 /**
  * The promotion gates (stages/gate.ts) around a planned stage: the bake (refused with a
  * RolloutRefused before any host is read), then the re-check of the cohort's hosts the
- * ledger has on the release. A refused advance holds every host and is reported once as
- * an error that fails preview and up; otherwise hosts found otherwise are updated again.
+ * ledger has on the release. What they find goes into the plan (planStage's `gate`): a
+ * refused advance holds every host and is reported once as an error that fails preview
+ * and up; otherwise hosts found otherwise are updated again.
  */
 export async function gateStage(cfg: FleetConfig, members: FleetMember[], ledger: Ledger, plan: StagePlan): Promise<GatedStage> {
     const release = cfg.targetCommit;
@@ -58,12 +60,11 @@ export async function gateStage(cfg: FleetConfig, members: FleetMember[], ledger
         if (decision.refused && !cfg.overrideHalt) {
             pulumi.log.error(`${decision.message} ${waysForward(last.percent)}`);
             process.exitCode = EXIT_ALREADY_REPORTED;
-            const held = { ...holdEverything(plan, ledger), percent: last.percent, cohort: input.previousCohort };
-            return { plan: held, refused: refusedSummary(input, decision), unreachable: {} };
+            return { gate: { refusedAt: { percent: last.percent, cohort: input.previousCohort } }, refused: refusedSummary(input, decision), unreachable: {} };
         }
         const override = decision.refused ? " Advancing anyway because rachel-fleet:overrideHalt is true." : "";
         (Object.keys(unreachable).length || decision.refused ? pulumi.log.warn : pulumi.log.info)(decision.message + override);
-        return { plan: redoFindings(plan, findings), unreachable };
+        return { gate: { redo: whyOf(findings) }, unreachable };
     }
     // Outside a promotion only what was seen is acted on: a host found otherwise (drift) is
     // updated again; one that could not be read is left as the ledger has it, said once.
@@ -76,5 +77,10 @@ export async function gateStage(cfg: FleetConfig, members: FleetMember[], ledger
         const named = unread.slice(0, 10).map((n) => `${n} (${unreachable[n].replace(/^could not be read: /, "")})`).join(", ");
         pulumi.log.warn(`${unread.length} host(s) the ledger has on ${release.slice(0, 12)} could not be re-checked and are left as they are: ${named}${unread.length > 10 ? ", …" : ""}.`);
     }
-    return { plan: redoFindings(plan, regressed), unreachable: {} };
+    return { gate: { redo: whyOf(regressed) }, unreachable: {} };
+}
+
+/** Hosts found otherwise, and why: updated again in this stage, as a new attempt. */
+function whyOf(findings: Record<string, RecheckFinding>): Record<string, string> {
+    return Object.fromEntries(Object.entries(findings).filter(([, f]) => f.kind !== "ok").map(([n, f]) => [n, (f as { why: string }).why]));
 }

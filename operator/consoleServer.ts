@@ -1,19 +1,22 @@
 import * as http from "http";
-import { timingSafeEqual } from "crypto";
+import { randomBytes, timingSafeEqual } from "crypto";
 import { ConfigError } from "../config/config";
 import { consolePage } from "./consolePage";
 import { Action, Busy, FleetRuns } from "./runs";
 
 /**
  * The console's HTTP side. Security, in order:
- * - it listens where it is told, 127.0.0.1 by default;
+ * - it listens where it is told, 127.0.0.1 by default, and answers only requests whose
+ *   `Host` is its own (a page on another name resolved to this address, DNS rebinding,
+ *   gets 421);
  * - every request carries the token: `GET /?token=…` (the URL printed at start) trades it
- *   for an HttpOnly, SameSite=Strict cookie and redirects to `/`; the API also takes
- *   `Authorization: Bearer …`. Without it: 401;
- * - a state-changing request must be a POST with `Content-Type: application/json` and the
- *   header `X-Rachel-Fleet: 1`, and an Origin (when sent) equal to the console's own: a
- *   cross-site form cannot set the header, a cross-site fetch needs a CORS preflight that
- *   is never granted. Otherwise: 403;
+ *   for a session: an HttpOnly, SameSite=Strict cookie holding a random session id (never
+ *   the token) that expires after SESSION_HOURS; the API also takes `Authorization: Bearer
+ *   <token>`. Without either: 401;
+ * - a state-changing request must be a POST with `Content-Type: application/json`, the
+ *   header `X-Rachel-Fleet: 1` and an `Origin` equal to the console's own (a missing one is
+ *   refused): a cross-site form cannot set the header, a cross-site fetch needs a CORS
+ *   preflight that is never granted. Otherwise: 403;
  * - nothing secret is in what it serves (the fleet view and engine-derived events only),
  *   and the log holds method, path and status, never a body or a token.
  */
@@ -21,8 +24,13 @@ import { Action, Busy, FleetRuns } from "./runs";
 export const CSRF_HEADER = "x-rachel-fleet";
 const COOKIE = "rachel_fleet_console";
 
+/** What the server needs of the runs (FleetRuns; a fake in the unit tests). */
+export type RunsPort = Pick<FleetRuns, "start" | "view" | "subscribe">;
+
+const SESSION_HOURS = 12;
+
 export interface ConsoleOptions {
-    runs: FleetRuns;
+    runs: RunsPort;
     token: string;
     /** The origin the page is served from, e.g. http://127.0.0.1:8090. */
     origin: () => string;
@@ -35,13 +43,31 @@ const sameToken = (given: string | undefined, token: string) => {
     return a.length === b.length && timingSafeEqual(a, b);
 };
 
-function tokenOf(req: http.IncomingMessage): string | undefined {
+/** Session id → when it expires (ms). Kept in this process only: a restart logs everyone out. */
+class Sessions {
+    private readonly expiries = new Map<string, number>();
+
+    open(): string {
+        const id = randomBytes(32).toString("base64url");
+        this.expiries.set(id, Date.now() + SESSION_HOURS * 3600_000);
+        return id;
+    }
+
+    valid(id: string | undefined): boolean {
+        const until = id ? this.expiries.get(id) : undefined;
+        if (until !== undefined && until < Date.now()) this.expiries.delete(id!);
+        return until !== undefined && until >= Date.now();
+    }
+}
+
+/** Whether the request carries the token (Bearer) or a live session (cookie). */
+function authorized(req: http.IncomingMessage, token: string, sessions: Sessions): boolean {
     const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
     if (bearer) {
-        return bearer[1];
+        return sameToken(bearer[1], token);
     }
     const cookie = (req.headers.cookie ?? "").split(/;\s*/).find((c) => c.startsWith(`${COOKIE}=`));
-    return cookie?.slice(COOKIE.length + 1);
+    return sessions.valid(cookie?.slice(COOKIE.length + 1));
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -74,7 +100,7 @@ function actionOf(path: string, body: Record<string, unknown>): Action | undefin
     }
 }
 
-function events(req: http.IncomingMessage, res: http.ServerResponse, runs: FleetRuns): void {
+function events(req: http.IncomingMessage, res: http.ServerResponse, runs: RunsPort): void {
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive" });
     res.write(": connected\n\n");
     const off = runs.subscribe((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
@@ -87,8 +113,8 @@ function events(req: http.IncomingMessage, res: http.ServerResponse, runs: Fleet
 
 async function post(req: http.IncomingMessage, res: http.ServerResponse, o: ConsoleOptions, path: string): Promise<number> {
     const origin = req.headers.origin;
-    if (req.headers[CSRF_HEADER] !== "1" || !/^application\/json\b/.test(req.headers["content-type"] ?? "") || (origin !== undefined && origin !== o.origin())) {
-        send(res, 403, { error: `refused: a state-changing request must come from the console's own page (POST, JSON, header ${CSRF_HEADER}: 1, same origin)` });
+    if (req.headers[CSRF_HEADER] !== "1" || !/^application\/json\b/.test(req.headers["content-type"] ?? "") || origin !== o.origin()) {
+        send(res, 403, { error: `refused: a state-changing request must come from the console's own page (POST, JSON, header ${CSRF_HEADER}: 1, Origin ${o.origin()})` });
         return 403;
     }
     let body: Record<string, unknown>;
@@ -114,18 +140,24 @@ async function post(req: http.IncomingMessage, res: http.ServerResponse, o: Cons
     }
 }
 
-async function route(req: http.IncomingMessage, res: http.ServerResponse, o: ConsoleOptions): Promise<number> {
+async function route(req: http.IncomingMessage, res: http.ServerResponse, o: ConsoleOptions, sessions: Sessions): Promise<number> {
     const url = new URL(req.url ?? "/", "http://console.invalid");
+    const own = new URL(o.origin()).host;
+    if (req.headers.host !== own) {
+        send(res, 421, `421: this is the console at ${own}; a request for ${JSON.stringify(req.headers.host ?? "")} is refused (another name pointed at this address).\n`, "text/plain");
+        return 421;
+    }
     if (req.method === "GET" && url.pathname === "/" && url.searchParams.has("token")) {
         if (!sameToken(url.searchParams.get("token") ?? "", o.token)) {
             send(res, 401, "401: wrong token. Open the URL the console printed when it started.\n", "text/plain");
             return 401;
         }
-        res.writeHead(303, { Location: "/", "Set-Cookie": `${COOKIE}=${o.token}; HttpOnly; SameSite=Strict; Path=/`, "Cache-Control": "no-store" });
+        const secure = o.origin().startsWith("https:") ? "; Secure" : "";
+        res.writeHead(303, { Location: "/", "Set-Cookie": `${COOKIE}=${sessions.open()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_HOURS * 3600}${secure}`, "Cache-Control": "no-store" });
         res.end();
         return 303;
     }
-    if (!sameToken(tokenOf(req), o.token)) {
+    if (!authorized(req, o.token, sessions)) {
         send(res, 401, "401: this console needs its token. Open the URL it printed when it started (http://…/?token=…).\n", "text/plain");
         return 401;
     }
@@ -144,10 +176,12 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, o: Con
     }
 }
 
-export function createConsoleServer(o: ConsoleOptions): http.Server {
-    return http.createServer((req, res) => {
+/** The console's request handler (served over HTTP or HTTPS by console.ts). */
+export function consoleHandler(o: ConsoleOptions): http.RequestListener {
+    const sessions = new Sessions();
+    return (req, res) => {
         const path = (req.url ?? "/").split("?")[0];
-        route(req, res, o).then(
+        route(req, res, o, sessions).then(
             (status) => o.log(`${req.method} ${path} ${status}`),
             (e) => {
                 o.log(`${req.method} ${path} 500 ${(e as Error).message.split("\n")[0]}`);
@@ -156,5 +190,5 @@ export function createConsoleServer(o: ConsoleOptions): http.Server {
                 }
             },
         );
-    });
+    };
 }

@@ -5,12 +5,16 @@ import { ledgerFromOutputs } from "../stages/ledger";
 import { planStage } from "../stages/plan";
 import { FleetView, fleetView } from "./fleetView";
 import { PageEvent, pageEventsOf } from "./engineEvents";
+import { StackRef, pulumiCliAsync } from "./stackAccess";
 
 /**
  * The console's side of the stack: reads its outputs and runs one preview / up / refresh
  * at a time through the Automation API (LocalWorkspace), turning engine events into the
  * page's events. A second run is refused here (Busy), and so is one the stack lock
- * refuses (a run started from the CLI).
+ * refuses (a run started from the CLI). It reads the stack's config, outputs and state
+ * through the CLI without --show-secrets: nothing secret is ever decrypted in this process.
+ * A run that did not happen (refused, failed before a stage ran, refused by a gate) leaves
+ * the stack's config exactly as it was.
  */
 
 const NS = "rachel-fleet";
@@ -58,14 +62,24 @@ export class FleetRuns {
         return this.running;
     }
 
+    private get ref(): StackRef {
+        return { stack: this.where.stackName, dir: this.where.workDir, env: { ...process.env, ...this.where.envVars } };
+    }
+
     async outputs(): Promise<{ fleet?: unknown; rollout?: unknown }> {
-        const o = await (await this.open()).outputs();
-        return { fleet: o.fleet?.value, rollout: o.rollout?.value };
+        const o = JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], this.ref)) || "{}");
+        return { fleet: o.fleet, rollout: o.rollout };
+    }
+
+    /** The stack's plain config values (secret ones are not read at all). */
+    private async plainConfig(): Promise<Record<string, string>> {
+        const all = JSON.parse((await pulumiCliAsync(["config", "--json"], this.ref)) || "{}") as Record<string, { value?: string; secret?: boolean }>;
+        return Object.fromEntries(Object.entries(all).filter(([, v]) => !v.secret && typeof v.value === "string").map(([k, v]) => [k, v.value!]));
     }
 
     /** Host → update marker, as the last `pulumi refresh` recorded it in each version record. */
     private async markers(): Promise<Record<string, string>> {
-        const state = await (await this.open()).exportStack();
+        const state = JSON.parse(await pulumiCliAsync(["stack", "export"], this.ref));
         const out: Record<string, string> = {};
         for (const r of (state.deployment?.resources ?? []) as { type: string; outputs?: { spec?: { hostName?: string }; marker?: string } }[]) {
             if (r.type === VERSION_TYPE && r.outputs?.marker && r.outputs.spec?.hostName) {
@@ -82,11 +96,11 @@ export class FleetRuns {
 
     /** The commit and percentage the action asks for, checked with the program's messages (throws ConfigError). */
     private async stageOf(a: Action): Promise<{ targetCommit: string; rolloutPercent: number }> {
-        const stack = await this.open();
-        const cfg = await stack.getAllConfig();
-        // Only what the progress bar needs is kept; secrets are dropped at once.
-        this.config = Object.fromEntries(["targetCommit", "rolloutPercent", "hosts"].filter((k) => cfg[`${NS}:${k}`] && !cfg[`${NS}:${k}`].secret).map((k) => [`${NS}:${k}`, cfg[`${NS}:${k}`]]));
-        const now = { commit: cfg[`${NS}:targetCommit`]?.value ?? "", percent: cfg[`${NS}:rolloutPercent`]?.value ?? "" };
+        const cfg = await this.plainConfig();
+        this.config = Object.fromEntries(["targetCommit", "rolloutPercent", "hosts"].filter((k) => cfg[`${NS}:${k}`] !== undefined).map((k) => [`${NS}:${k}`, { value: cfg[`${NS}:${k}`] }]));
+        // A retry is of the stage the stack records (not of whatever the config asks for now).
+        const recorded = a.kind === "retry" ? ledgerFromOutputs(undefined, (await this.outputs()).rollout).rollout : undefined;
+        const now = { commit: recorded?.release ?? cfg[`${NS}:targetCommit`] ?? "", percent: String(recorded?.percent ?? cfg[`${NS}:rolloutPercent`] ?? "") };
         const commit = a.kind === "release" ? a.commit : now.commit;
         const percent = a.kind === "release" ? "10" : a.kind === "preview" || a.kind === "advance" ? String(a.percent) : now.percent;
         return parseStageRequest(commit, percent, NS);
@@ -131,7 +145,8 @@ export class FleetRuns {
 
     private async launch(a: Action, stage: { targetCommit: string; rolloutPercent: number } | undefined, state: RunState): Promise<RunState> {
         const stack = await this.open();
-        const before = a.kind === "preview" ? await stack.getAllConfig() : undefined;
+        const plain = stage ? await this.plainConfig() : {};
+        const before = stage ? [`${NS}:targetCommit`, `${NS}:rolloutPercent`].map((k) => [k, plain[k]] as const) : [];
         if (stage) {
             await stack.setAllConfig({ [`${NS}:targetCommit`]: { value: stage.targetCommit }, [`${NS}:rolloutPercent`]: { value: String(stage.rolloutPercent) } });
         }
@@ -143,15 +158,25 @@ export class FleetRuns {
         };
         this.emit({ kind: "run", state: "started", action: a.kind, total: state.total });
         const run = a.kind === "preview" ? stack.preview({ onEvent }) : a.kind === "refresh" ? stack.refresh({ onEvent }) : stack.up({ onEvent });
-        // A preview asks "what if": the stack's config is put back before the run is reported done.
+        // A preview asks "what if", and a run that did not happen changed nothing: either
+        // puts the stack's config back before the run is reported done.
         const restore = async () => {
-            if (before) {
-                await stack.setAllConfig(Object.fromEntries(Object.entries(before).filter(([k]) => k === `${NS}:targetCommit` || k === `${NS}:rolloutPercent`)));
+            for (const [k, v] of before) {
+                if (v === undefined) await stack.removeConfig(k);
+                else await stack.setConfig(k, { value: v });
             }
         };
+        const ran = async () => {
+            // A stage that ran and halted stays the stage the config asks for, as from the CLI.
+            const r = ledgerFromOutputs(undefined, (await this.outputs()).rollout).rollout;
+            return stage !== undefined && r?.release === stage.targetCommit && r.percent === stage.rolloutPercent && r.halted && !r.refusal;
+        };
         const finished = run.then(
-            () => restore().then(() => this.finish(a, "finished", "")),
-            (e) => restore().then(() => this.finish(a, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message)),
+            () => (a.kind === "preview" ? restore() : Promise.resolve()).then(() => this.finish(a, "finished", "")),
+            async (e) => {
+                if (a.kind === "preview" || !(await ran().catch(() => false))) await restore();
+                await this.finish(a, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message);
+            },
         );
         const first = await Promise.race([engineTookIt.then(() => "taken"), run.then(() => "taken", (e) => e)]);
         if (first instanceof ConcurrentUpdateError) {

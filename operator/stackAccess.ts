@@ -1,5 +1,5 @@
 import * as path from "path";
-import { spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 
 /**
  * How the operator tools (status CLI, console) reach a stack: the `pulumi` CLI on PATH,
@@ -49,6 +49,20 @@ export function pulumiCli(args: string[], opts: StackRef): string {
         throw new OperatorError(`pulumi ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
     }
     return r.stdout;
+}
+
+/** pulumiCli without blocking this process (the console serves while pulumi runs). */
+export function pulumiCliAsync(args: string[], opts: StackRef): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile("pulumi", [...args, ...(opts.stack ? ["--stack", opts.stack] : []), "--non-interactive"], {
+            cwd: opts.dir ?? PROJECT_DIR, encoding: "utf8", maxBuffer: 1 << 30,
+            env: { ...(opts.env ?? process.env), PULUMI_SKIP_UPDATE_CHECK: "true" },
+        }, (err, stdout, stderr) => {
+            if (err && (err as NodeJS.ErrnoException).code === "ENOENT") return reject(new OperatorError("pulumi is not on PATH"));
+            if (err) return reject(new OperatorError(`pulumi ${args.join(" ")} failed: ${(stderr || stdout || err.message).trim()}`));
+            resolve(stdout);
+        });
+    });
 }
 
 /** The stack's `fleet` and `rollout` outputs (empty on a stack that never ran). */

@@ -188,26 +188,3 @@ export function refusedSummary(p: PromotionInput, d: PromotionDecision): Rollout
         refusal: d.message,
     };
 }
-
-/** Hosts the re-check found otherwise are updated again in this stage, as a new attempt. */
-export function redoFindings(plan: StagePlan, findings: Record<string, RecheckFinding>): StagePlan {
-    const hosts = { ...plan.hosts };
-    for (const [n, f] of Object.entries(findings)) {
-        if (f.kind !== "ok" && hosts[n]) {
-            hosts[n] = { ...hosts[n], fresh: true, attempt: hosts[n].attempt + 1, redo: f.why };
-        }
-    }
-    return { ...plan, hosts };
-}
-
-/** A refused advance changes nothing: every managed host is held where the ledger has it. */
-export function holdEverything(plan: StagePlan, ledger: Ledger): StagePlan {
-    const hosts = { ...plan.hosts };
-    for (const n of plan.order) {
-        const rec = ledger.hosts[n];
-        hosts[n] = rec?.managed
-            ? { name: n, mode: "hold", attempt: rec.attempt, fresh: false, target: rec.targetVersion }
-            : { name: n, mode: "untracked", attempt: 0, fresh: false, target: "" };
-    }
-    return { ...plan, hosts };
-}

@@ -53,6 +53,18 @@ export interface StageInput {
     envDigests?: Record<string, string>;
     /** The VPSs this stack provisions. */
     provisioned?: readonly string[];
+    /** What the promotion gates found (fleet/gates.ts), once they have looked. */
+    gate?: GateFindings;
+}
+
+/**
+ * The gates' findings as the plan takes them: hosts to update again (the re-check found
+ * them otherwise: host → why), or a refused advance, which holds every host where the
+ * ledger has it and leaves the stage at the one before.
+ */
+export interface GateFindings {
+    redo?: Record<string, string>;
+    refusedAt?: { percent: number; cohort: string[] };
 }
 
 /** Thrown before any resource is registered: the rollout must not advance. */
@@ -126,5 +138,22 @@ export function planStage(input: StageInput): StagePlan {
             hosts[name] = { name, mode: "untracked", attempt: 0, fresh: false, target: "" };
         }
     }
+    if (input.gate?.refusedAt) {
+        return { release: input.target, percent: input.gate.refusedAt.percent, order, cohort: input.gate.refusedAt.cohort, hosts: heldAsRecorded(order, input.ledger), warnings };
+    }
+    for (const [n, why] of Object.entries(input.gate?.redo ?? {})) {
+        if (hosts[n]) hosts[n] = { ...hosts[n], fresh: true, attempt: hosts[n].attempt + 1, redo: why };
+    }
     return { release: input.target, percent: input.percent, order, cohort, hosts, warnings };
+}
+
+/** A refused advance changes nothing: every managed host is held where the ledger has it. */
+function heldAsRecorded(order: string[], ledger: Ledger): Record<string, HostPlan> {
+    return Object.fromEntries(order.map((n) => {
+        const rec = ledger.hosts[n];
+        const p: HostPlan = rec?.managed
+            ? { name: n, mode: "hold", attempt: rec.attempt, fresh: false, target: rec.targetVersion }
+            : { name: n, mode: "untracked", attempt: 0, fresh: false, target: "" };
+        return [n, p];
+    }));
 }

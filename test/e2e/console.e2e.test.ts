@@ -19,6 +19,8 @@ import { TestStack, createTestStack } from "./stackHarness";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = path.join(REPO_ROOT, ".e2e", "console");
+const WRAPPER = path.join(REPO_ROOT, ".e2e", "console-pulumi");
+const CALLS = path.join(WRAPPER, "calls.log");
 
 /** One HTTP request to the console, as any client would send it. */
 function request(c: RunningConsole, method: string, p: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
@@ -45,7 +47,9 @@ describe("the operator's console and status table (10-host lab, real engine, rea
     const names = () => status.hosts.map((h) => h.name);
     const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
     const api = (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
-        request(c, method, p, { headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/json", "X-Rachel-Fleet": "1", ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+        request(c, method, p, { headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/json", "X-Rachel-Fleet": "1", Origin: c.origin, ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    /** Every pulumi command the console ran, as a wrapper first on its PATH logged them. */
+    const pulumiCalls = () => (fs.existsSync(CALLS) ? fs.readFileSync(CALLS, "utf8") : "");
     const statusOf = (host: string) => page.$eval(`tr[data-host="${host}"] td.status`, (td) => td.textContent ?? "");
     const waitStatus = (host: string, want: string, timeout = 300000) =>
         page.waitForFunction((h, w) => document.querySelector(`tr[data-host="${h}"] td.status`)?.textContent === w, { timeout, polling: 100 }, host, want);
@@ -75,7 +79,14 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         lab("up", "--hosts", "10");
         status = readLabStatus();
         t = await createTestStack("console", status, { targetCommit: sha("v1"), rolloutPercent: 10 });
-        c = await startConsole({ stackName: "console", workDir: t.dir, envVars: t.env, port: 0, tags: tagsOf(status.repoUrl), log: (l) => serverLog.push(l) });
+        // A pulumi first on the PATH that logs each command the console runs (marked by its env), then runs the real one.
+        const real = spawnSync("sh", ["-c", "command -v pulumi"], { env: { ...process.env, ...t.env }, encoding: "utf8" }).stdout.trim();
+        fs.mkdirSync(WRAPPER, { recursive: true });
+        fs.writeFileSync(path.join(WRAPPER, "pulumi"), `#!/bin/sh\n[ "$RACHEL_FLEET_PROBE" = console ] && echo "$*" >> ${CALLS}\nexec ${real} "$@"\n`, { mode: 0o755 });
+        fs.rmSync(CALLS, { force: true });
+        process.env.PATH = `${WRAPPER}:${process.env.PATH}`;
+        const envVars = { ...t.env, PATH: `${WRAPPER}:${t.env.PATH}`, RACHEL_FLEET_PROBE: "console" };
+        c = await startConsole({ stackName: "console", workDir: t.dir, envVars, port: 0, tags: tagsOf(status.repoUrl), log: (l) => serverLog.push(l) });
         // Everything the page's event stream carries, read as a raw client would.
         http.get(`${c.origin}/api/events`, { headers: { Authorization: `Bearer ${c.token}` } }, (res) => res.on("data", (d) => streamed.push(String(d))));
         browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
@@ -95,7 +106,11 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         assert.strictEqual((await request(c, "GET", "/api/fleet", { headers: { Authorization: "Bearer wrong" } })).status, 401);
         assert.strictEqual((await request(c, "POST", "/api/refresh", { headers: { "Content-Type": "application/json", "X-Rachel-Fleet": "1" }, body: "{}" })).status, 401);
         const crossSite = await api("POST", "/api/advance", { percent: 50 }, { Origin: "http://evil.example" });
-        assert.deepStrictEqual([crossSite.status, JSON.parse(crossSite.body).error], [403, "refused: a state-changing request must come from the console's own page (POST, JSON, header x-rachel-fleet: 1, same origin)"]);
+        assert.deepStrictEqual([crossSite.status, JSON.parse(crossSite.body).error], [403, `refused: a state-changing request must come from the console's own page (POST, JSON, header x-rachel-fleet: 1, Origin ${c.origin})`]);
+        const noOrigin = await request(c, "POST", "/api/advance", { headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/json", "X-Rachel-Fleet": "1" }, body: '{"percent":50}' });
+        assert.strictEqual(noOrigin.status, 403, "a state change without an Origin is refused");
+        const rebound = await request(c, "GET", "/api/fleet", { headers: { Authorization: `Bearer ${c.token}`, Host: `rebound.example:${new URL(c.origin).port}` } });
+        assert.strictEqual(rebound.status, 421, "a request for another name (DNS rebinding) is refused");
         const form = await request(c, "POST", "/api/advance", { headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/x-www-form-urlencoded" }, body: "percent=50" });
         assert.strictEqual(form.status, 403, "a form post (no custom header) is refused");
         const cases: [string, unknown, string][] = [
@@ -112,6 +127,8 @@ describe("the operator's console and status table (10-host lab, real engine, rea
     it("in the browser: a release started at 10% moves the canary updating → success live; a second trigger is refused (409)", async () => {
         await page.goto(c.url);
         assert.strictEqual(new URL(page.url()).search, "", "the token is traded for a cookie and leaves the address bar");
+        const cookies = await page.cookies();
+        assert.ok(cookies.length === 1 && cookies[0].value !== c.token && cookies[0].httpOnly && cookies[0].expires > Date.now() / 1000, `the session cookie: ${JSON.stringify(cookies.map((x) => ({ ...x, value: x.value === c.token ? "THE TOKEN" : "session" })))}`);
         // A new stack has no rows yet: the page says so, and rows appear as the engine reports hosts.
         await page.waitForFunction(() => /no stage has run on this stack yet/.test(document.querySelector("#summary")?.textContent ?? ""));
         await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
@@ -160,9 +177,13 @@ describe("the operator's console and status table (10-host lab, real engine, rea
             await new Promise((r) => setTimeout(r, 50));
         }
         assert.ok(held(), "the CLI's update never took the stack lock");
-        const r = await api("POST", "/api/refresh", {});
+        const cfgFile = path.join(t.dir, "Pulumi.console.yaml");
+        const before = fs.readFileSync(cfgFile, "utf8");
+        const r = await api("POST", "/api/advance", { percent: 50 });
         await cliRun;
         assert.deepStrictEqual([r.status, JSON.parse(r.body).error], [409, "the stack is locked by another update (a pulumi command running elsewhere); try again when it has finished"]);
+        await new Promise((res) => setTimeout(res, 2000));
+        assert.strictEqual(fs.readFileSync(cfgFile, "utf8"), before, "the refused advance changed the stack's config");
     });
 
     it("a bad release shows rolled_back and the halted banner; advancing it is refused on the page", async () => {
@@ -182,6 +203,15 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         await shot("4-advance-refused");
         assert.match(await page.$eval("#message", (m) => m.textContent ?? ""), /is halted: the 10% stage failed on 1 of 1 hosts .* Refusing to advance to 50%; no host was touched/);
         assert.strictEqual(await statusOf(canary), "rolled_back");
+        assert.strictEqual((await t.stack.getConfig("rachel-fleet:rolloutPercent")).value, "10", "the refused advance changed rolloutPercent");
+        // Retry is the stage the stack records, whatever the config asks for meanwhile.
+        await t.stack.setConfig("rachel-fleet:rolloutPercent", { value: "50" });
+        const retry = await api("POST", "/api/retry", {});
+        assert.strictEqual(retry.status, 202, retry.body);
+        await idle();
+        const out = await t.stack.outputs();
+        assert.deepStrictEqual([out.rollout.value.percent, out.rollout.value.release], [10, sha("crash-start")], "retry ran another stage than the recorded one");
+        assert.strictEqual((await t.stack.getConfig("rachel-fleet:rolloutPercent")).value, "10");
     });
 
     it("npm run status prints the rows the hosts really run after each stage", async () => {
@@ -222,5 +252,8 @@ describe("the operator's console and status table (10-host lab, real engine, rea
             assert.ok(!text.includes(c.token), `the console token is in #${i}`);
         }
         assert.ok(serverLog.some((l) => /^POST \/api\/release 202$/.test(l)) && serverLog.some((l) => /^GET \/ 401$/.test(l)), serverLog.join("\n"));
+        // Nothing secret was decrypted in the console's process: no pulumi command it ran asked for secrets.
+        assert.match(pulumiCalls(), /stack output --json/, "the wrapper saw none of the console's pulumi commands");
+        assert.doesNotMatch(pulumiCalls(), /--show-secrets/, pulumiCalls());
     });
 });

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import {
-    PromotionInput, RecheckReading, assertBaked, bakeStartedAt, holdEverything, judgePromotion, judgeRecheck, recheckTargets, redoFindings, refusedSummary,
+    PromotionInput, RecheckReading, assertBaked, bakeStartedAt, judgePromotion, judgeRecheck, recheckTargets, refusedSummary,
 } from "../../stages/gate";
 import { HostRecord, Ledger, RolloutSummary } from "../../stages/ledger";
 import { RolloutRefused, planStage } from "../../stages/plan";
@@ -132,8 +132,9 @@ describe("promotion gates: the decision", () => {
     });
 });
 
-describe("promotion gates: what the plan does with findings", () => {
-    const plan = planStage({ hostNames: names, target: A, percent: 50, ledger: { hosts: { [names[0]]: rec() } }, overrideHalt: false });
+describe("promotion gates: what the plan does with findings (one plan: planStage takes them)", () => {
+    const input = { hostNames: names, target: A, percent: 50, ledger: { hosts: { [names[0]]: rec() } }, overrideHalt: false };
+    const plan = planStage(input);
     const onRelease = plan.cohort.find((n) => !plan.hosts[n].fresh)!;
 
     it("re-checks only the cohort's hosts already on the release", () => {
@@ -142,13 +143,14 @@ describe("promotion gates: what the plan does with findings", () => {
     });
 
     it("updates a host found otherwise again, as a new attempt, saying why", () => {
-        const p = redoFindings(plan, { [onRelease]: { kind: "regressed", why: "runs bbbbbbbbbbbb" } });
+        const p = planStage({ ...input, gate: { redo: { [onRelease]: "runs bbbbbbbbbbbb" } } });
         assert.deepStrictEqual([p.hosts[onRelease].fresh, p.hosts[onRelease].attempt, p.hosts[onRelease].redo], [true, 2, "runs bbbbbbbbbbbb"]);
-        assert.deepStrictEqual(redoFindings(plan, { [onRelease]: { kind: "ok" } }).hosts[onRelease], plan.hosts[onRelease]);
+        assert.deepStrictEqual(planStage({ ...input, gate: { redo: {} } }), plan);
     });
 
     it("holds every host on a refusal: nothing changes, never-managed hosts stay untracked", () => {
-        const held = holdEverything(plan, { hosts: { [names[0]]: rec() } });
+        const held = planStage({ ...input, gate: { refusedAt: { percent: 10, cohort: [names[0]] } } });
+        assert.deepStrictEqual([held.percent, held.cohort], [10, [names[0]]], "the stage stays the one before");
         for (const n of names) {
             assert.strictEqual(held.hosts[n].fresh, false);
             assert.strictEqual(held.hosts[n].mode, n === names[0] ? "hold" : "untracked");

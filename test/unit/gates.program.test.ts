@@ -91,4 +91,16 @@ describe("promotion gates in the program (mocked engine, 10 hosts)", function ()
         assert.deepStrictEqual(await updatingHosts(fake.registered), {});
         assert.deepStrictEqual([outputs.changing, outputs.fleet[canary].updateStatus, outputs.rollout.halted], [[], "success", false]);
     });
+
+    it("a fleet grown from 10 to 17 hosts between 10% and 50% advances (no refusal), the new hosts joining the cohort", async () => {
+        const first = await runProgram(labConfig(10, { rolloutPercent: "10", ...noBake }));
+        const fake = { previousOutputs: asPrevious(first.outputs), rechecked: [] as string[], registered: [] as Registered[] };
+        const grown = await runProgram(labConfig(17, { rolloutPercent: "50", ...noBake }), fake);
+        assert.strictEqual(grown.outputs.rollout.halted, false, JSON.stringify(grown.outputs.rollout));
+        const all = Array.from({ length: 17 }, (_, i) => `vps-${String(i + 1).padStart(2, "0")}`);
+        const cohort50 = cohortFor(50, all, SHA_A);
+        assert.deepStrictEqual(Object.keys(await updatingHosts(fake.registered)).sort(), cohort50.filter((n) => n !== cohortFor(10, names, SHA_A)[0]).sort(), "the 50% cohort of 17, less the canary");
+        assert.ok(cohort50.some((n) => !names.includes(n)), "no new host is in the 50% cohort: the test proves nothing");
+        assert.deepStrictEqual(fake.rechecked, [cohortFor(10, names, SHA_A)[0]]);
+    });
 });
