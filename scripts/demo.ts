@@ -9,12 +9,15 @@ import { REPO_ROOT } from "../lab/paths";
 import { fleetView, formatFleetView } from "../operator/fleetView";
 import { readStackOutputs, tagsOf } from "../operator/stackAccess";
 
-const STACK = "demo";
-/** The demo's bake time (rachel-fleet:bakeSeconds; the default is 300). */
+/** The local lab's stack: its settings and salt are Pulumi.dev.yaml (a copy of which the demo fills in). */
+const STACK = "dev";
+/** The lab-only passphrase Pulumi.dev.yaml's salt was made with. */
+const LAB_PASSPHRASE = "rachel-fleet-lab";
+/** The demo's bake time, as Pulumi.dev.yaml sets rachel-fleet:bakeSeconds (the default is 300). */
 const BAKE = 20;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-demo-"));
 const dir = path.join(root, "project");
-const env: NodeJS.ProcessEnv = { ...process.env, ...throwawayPulumiEnv(root, "rachel-fleet-demo") };
+const env: NodeJS.ProcessEnv = { ...process.env, ...throwawayPulumiEnv(root, LAB_PASSPHRASE) };
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; allowFail?: boolean; quiet?: boolean } = {}) {
@@ -61,14 +64,16 @@ function main() {
     lab("up", "--hosts", "10");
     const status = readLabStatus();
     try {
+        // Pulumi.dev.yaml is copied, never linked: the checkout's file stays as committed.
         linkProject(dir);
+        fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), path.join(dir, "Pulumi.dev.yaml"));
         run("pulumi", ["stack", "init", STACK]);
         const runner = commandPluginReady(env.PULUMI_HOME!, env.PATH ?? "") ? "command" : "ssh2";
         if (runner === "ssh2") {
             say("note: the command provider plugin v1.2.1 is not available to this engine; steps run with stepRunner ssh2 (same commands)");
         }
         // A short bake, so the demo can show the gate and still finish in a few minutes.
-        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner, settleSeconds: 3, minUptimeSeconds: 0, bakeSeconds: BAKE });
+        writeStackConfig(dir, STACK, { ...labStackConfig(status), stepRunner: runner });
         run("pulumi", ["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: fs.readFileSync(status.privateKeyPath, "utf8") });
 
         for (const percent of [10, 50, 100]) {

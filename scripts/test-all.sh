@@ -9,6 +9,9 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh || exit 1
+# What the checkout looks like before the suites: they must leave it so (no file of the
+# repository written, nothing new outside .gitignore).
+checkout_before=$(git status --porcelain 2>/dev/null)
 counts=$(mktemp)
 export TEST_COUNTS_FILE=$counts
 status=0
@@ -25,6 +28,13 @@ if [ -f test/.mocharc.e2e.json ]; then
   # Exit 3 = engine ready without the command provider plugin: the suites then use stepRunner ssh2 and say so.
   run "engine" bash scripts/engine.sh --without-command
   run "end-to-end tests (real Pulumi engine)" npx mocha --config test/.mocharc.e2e.json
+fi
+
+checkout_after=$(git status --porcelain 2>/dev/null)
+if [ "$checkout_before" != "$checkout_after" ]; then
+  echo; echo "=== the checkout"; echo "the suites changed files of the repository (or left new ones):"
+  diff <(echo "$checkout_before") <(echo "$checkout_after") | sed -n 's/^> /  /p'
+  status=1
 fi
 
 read -r passed failed < <(awk '{p+=$1; f+=$2} END {print p+0, f+0}' "$counts")

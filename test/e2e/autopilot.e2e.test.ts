@@ -60,6 +60,14 @@ describe("the autopilot: npm run rollout under the real engine (20-host lab)", f
     });
     after(() => server?.close());
 
+    it("a percentage that is no whole number is refused by the program, naming the value and the fix (not by Pulumi's bare type check)", async () => {
+        for (const bad of ["10.5", "abc", "1e2"]) {
+            await t.stack.setConfig("rachel-fleet:rolloutPercent", { value: bad });
+            await assert.rejects(t.stack.preview(), (e: Error) => e.message.includes(`rachel-fleet:rolloutPercent must be a whole number from 1 to 100; got "${bad}". Fix: pulumi config set rachel-fleet:rolloutPercent 10`));
+        }
+        await t.stack.setConfig("rachel-fleet:rolloutPercent", { value: "100" });
+    });
+
     it("one npm run rollout takes v2 → v3 through 10/50/100 with no other input; after each stage the outputs and the status table are the hosts' truth", async () => {
         received.length = 0;
         const checks: string[] = [];

@@ -12,11 +12,23 @@ describe("release directories: config and operator messages", () => {
     it("Pulumi.yaml documents every default the program uses, the same value, and every key the program knows", () => {
         const schema = (yaml.load(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")) as any).config;
         for (const [key, value] of Object.entries(DEFAULTS)) {
-            // failureThreshold is a string in the schema (Pulumi's "number" is not a config type).
             assert.strictEqual(String(schema[key]?.default), String(value), `Pulumi.yaml's default for ${key}`);
-            assert.strictEqual(typeof schema[key]?.default === "string" ? "string" : typeof schema[key]?.default, key === "failureThreshold" ? "string" : typeof value, `the type of ${key}'s default`);
+            // Numbers are declared as strings: Pulumi's own type check would refuse 10.5 or "abc"
+            // before the program could name the value and the fix.
+            assert.strictEqual(schema[key]?.type, typeof value === "boolean" ? "boolean" : "string", `the type of ${key}`);
         }
+        assert.strictEqual(schema.rolloutPercent.type, "string");
         assert.deepStrictEqual(Object.keys(schema).sort(), [...KNOWN_KEYS].sort(), "a key the program reads and Pulumi.yaml does not declare (or the reverse)");
+    });
+
+    it("Pulumi.dev.yaml is the lab's stack: its salt for the lab-only passphrase said so, every key one the program knows", () => {
+        const text = fs.readFileSync(path.join(__dirname, "../../Pulumi.dev.yaml"), "utf8");
+        assert.match(text, /lab-only passphrase\s+(#\s*)?"rachel-fleet-lab"/);
+        assert.match(text, /never use it, or this stack, for real VPSs/);
+        const doc = yaml.load(text) as { encryptionsalt?: string; config: Record<string, unknown> };
+        assert.match(String(doc.encryptionsalt), /^v1:/);
+        for (const k of Object.keys(doc.config)) assert.ok(KNOWN_KEYS.includes(k.replace(/^rachel-fleet:/, "")), `Pulumi.dev.yaml sets ${k}, which the program does not know`);
+        assert.match(fs.readFileSync(path.join(__dirname, "../../scripts/demo.ts"), "utf8"), /copyFileSync\(path\.join\(REPO_ROOT, "Pulumi\.dev\.yaml"\)/, "the demo must copy Pulumi.dev.yaml, never write the checkout's");
     });
 
     it("refuses keepReleases below 2 (the current and the previous release are always kept) and a bad prepareParallel, naming the fix", async () => {
