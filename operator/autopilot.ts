@@ -81,6 +81,7 @@ export function nextStage(rollout: RolloutSummary | undefined, release: string, 
 /** Runs `release` through `stages` from where the stack is; resolves when it completes or stops. */
 export async function driveRelease(release: string, stages: number[], a: Autopilot): Promise<Outcome> {
     let stage = 0;
+    let lockedSince: number | undefined;
     const state = (s: AutopilotState["state"], message = "", bakeEndsAt?: string) =>
         a.report.state({ state: s, release, stage, stages, message, ...(bakeEndsAt ? { bakeEndsAt } : {}) });
     const stop = (o: Outcome): Outcome => {
@@ -104,6 +105,18 @@ export async function driveRelease(release: string, stages: number[], a: Autopil
         state("running");
         a.report.say(`release ${short(release)}: the ${next}% stage starts (pulumi up)`);
         const ran = await runStage(a, release, next);
+        if (ran === "locked") {
+            // Another update holds the stack: a driver killed mid-stage leaves its `pulumi up`
+            // running to the end. Wait for it, then read again what the stack records.
+            lockedSince ??= a.now();
+            if (a.now() - lockedSince > LOCK_PATIENCE_MS) {
+                return stop({ state: "failed", stage: next, message: `the stack has been locked by another update for over ${LOCK_PATIENCE_MS / 60000} minutes; if no pulumi command runs on it any more, pulumi cancel releases a stale lock, then npm run rollout -- --resume` });
+            }
+            if (lockedSince === a.now()) a.report.say("the stack is locked by another update (a driver killed mid-stage leaves its pulumi up running to the end): waiting for it, then going on from what it recorded");
+            await a.sleep(5000);
+            continue;
+        }
+        lockedSince = undefined;
         if (ran) return stop(ran);
         const done = ledgerOf(await a.stack.outputs()).rollout;
         if (done && done.release === release && !done.halted) {
@@ -141,8 +154,14 @@ async function holdFor(a: Autopilot, release: string, stage: number, ledger: Led
     }
 }
 
-/** One stage: the config asks for it, `up` runs it. A refused or failed run leaves the config as it was. */
-async function runStage(a: Autopilot, release: string, stage: number): Promise<Outcome | undefined> {
+/** How long the autopilot waits for a stack another update holds. */
+const LOCK_PATIENCE_MS = 60 * 60_000;
+
+/**
+ * One stage: the config asks for it, `up` runs it. A refused or failed run leaves the config
+ * as it was; "locked" when another update held the stack (nothing ran).
+ */
+async function runStage(a: Autopilot, release: string, stage: number): Promise<Outcome | "locked" | undefined> {
     const before = await a.stack.stageConfig();
     await a.stack.setStage(release, String(stage));
     try {
@@ -158,6 +177,7 @@ async function runStage(a: Autopilot, release: string, stage: number): Promise<O
             return undefined;
         }
         await restore();
+        if (/currently locked|ConcurrentUpdateError|conflict: Another update is currently in progress/i.test((e as Error).message) || (e as Error).name === "ConcurrentUpdateError") return "locked";
         const why = firstError((e as Error).message);
         a.report.event({ event: "stopped", release, stage, attempted: 0, succeeded: 0, rolledBack: 0, failed: 0, failedHosts: [], message: why });
         return { state: /refus|halted|locked/i.test(why) ? "refused" : "failed", stage, message: `the ${stage}% stage did not run: ${why}` };

@@ -138,4 +138,39 @@ describe("the autopilot: npm run rollout under the real engine (20-host lab)", f
         assert.strictEqual(resumed.code, 0, resumed.out.slice(-2000));
         assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["stage done@10", "stage done@50", "stage done@100", "release complete@100"]);
     });
+
+    it("kill -9 of the driver during the bake, then during a stage: --resume finishes the release; no host updated twice in it, none between versions", async () => {
+        received.length = 0;
+        const waitState = async (re: RegExp) => {
+            for (let i = 0; i < 900; i++) {
+                if (re.test(control("--status").stdout)) return;
+                await new Promise((r) => setTimeout(r, 200));
+            }
+            assert.fail(`the driver never reached ${re}: ${control("--status").stdout}`);
+        };
+        const first = rollout("--commit", sha("v1"));
+        await waitState(/"state": "waiting for the bake"/);
+        first.kill("SIGKILL");
+        await finished(first);
+        // The second driver goes on from the 10% stage the stack recorded; killed while its 50% up runs,
+        // that up runs on to its end (it holds the stack lock), and the third driver waits for it.
+        const second = rollout("--resume");
+        await waitState(/"state": "running",\s+"release": "[0-9a-f]{40}",\s+"stage": 50/);
+        await new Promise((r) => setTimeout(r, 3000));
+        second.kill("SIGKILL");
+        await finished(second);
+        const third = await finished(rollout("--resume"));
+        assert.strictEqual(third.code, 0, third.out.slice(-3000));
+        assert.match(third.out, /release [0-9a-f]{12} is at 100%: complete/);
+        for (const h of status.hosts) {
+            const truth = await hostTruth(h);
+            assert.deepStrictEqual([truth.head, truth.active, truth.marker], [sha("v1"), "active", "no-marker"], h.name);
+        }
+        // One attempt of v1 per host: no stage ran twice on any host.
+        const { runOnHost } = await import("../../lab/sshExec");
+        for (const h of status.hosts) {
+            const n = (await runOnHost(h, `ls ~/.rachel-fleet/attempts | grep -c '^${sha("v1").slice(0, 12)}-'`)).stdout.trim();
+            assert.strictEqual(n, "1", `${h.name} has ${n} attempts of v1`);
+        }
+    });
 });

@@ -108,13 +108,55 @@ describe("the autopilot (fake stack, fake clock)", () => {
         assert.deepStrictEqual(p.events.map((e) => e.event), ["stage done", "advance refused"]);
     });
 
-    it("an error before the engine ran the stage (a locked stack) stops it and leaves the config exactly as it was", async () => {
+    it("an error before the engine ran the stage stops it and leaves the config exactly as it was", async () => {
+        const clock = { t: 0 };
+        const stack = new FakeStack(clock, 0);
+        stack.failAt[10] = "rachel-fleet:hosts[3].hostKey must be the host's public key";
+        const p = pilot(stack, clock);
+        const out = await driveRelease(R, [10, 50, 100], p.a);
+        assert.deepStrictEqual([out.state, out.message], ["failed", "the 10% stage did not run: rachel-fleet:hosts[3].hostKey must be the host's public key"]);
+        assert.deepStrictEqual(stack.config, { targetCommit: OLD, rolloutPercent: "100" });
+        assert.deepStrictEqual(p.events.map((e) => e.event), ["stopped"]);
+    });
+
+    it("a stack locked by the update a killed driver left running: waits for it, then goes on from what it recorded (no stage run twice)", async () => {
+        const clock = { t: 0 };
+        const stack = new FakeStack(clock, 0);
+        // The killed driver's `up` of 50% runs on for 30 s, then has recorded its stage.
+        stack.config = { targetCommit: R, rolloutPercent: "10" };
+        await stack.up();
+        stack.ups = [];
+        const lockedUntil = 30_000;
+        const up = stack.up.bind(stack);
+        stack.up = async () => {
+            if (clock.t < lockedUntil) throw new Error("error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.");
+            return up();
+        };
+        let finishedOther = false;
+        const outputs = stack.outputs.bind(stack);
+        stack.outputs = async () => {
+            if (clock.t >= lockedUntil && !finishedOther) {
+                finishedOther = true;
+                stack.config = { targetCommit: R, rolloutPercent: "50" };
+                await up();
+                stack.ups = ["other@50"];
+            }
+            return outputs();
+        };
+        const p = pilot(stack, clock);
+        const out = await driveRelease(R, [10, 50, 100], p.a);
+        assert.strictEqual(out.state, "complete");
+        assert.deepStrictEqual(stack.ups, ["other@50", "c@100"], "the 50% stage ran twice");
+        assert.ok(p.said.some((l) => /the stack is locked by another update .*: waiting for it/.test(l)), p.said.join("\n"));
+    });
+
+    it("a lock that outlives the patience stops it with the way out, the config as it was", async () => {
         const clock = { t: 0 };
         const stack = new FakeStack(clock, 0);
         stack.failAt[10] = "the stack is currently locked by 1 lock(s)";
-        const p = pilot(stack, clock);
-        const out = await driveRelease(R, [10, 50, 100], p.a);
-        assert.deepStrictEqual([out.state, out.message], ["refused", "the 10% stage did not run: the stack is currently locked by 1 lock(s)"]);
+        const out = await driveRelease(R, [10, 50, 100], pilot(stack, clock).a);
+        assert.strictEqual(out.state, "failed");
+        assert.match(out.message, /locked by another update for over 60 minutes; if no pulumi command runs on it any more, pulumi cancel releases a stale lock, then npm run rollout -- --resume/);
         assert.deepStrictEqual(stack.config, { targetCommit: OLD, rolloutPercent: "100" });
     });
 
