@@ -13,8 +13,12 @@ th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #dde1e
 th { background: #f3f5f8; }
 td.error, #log { color: #8a1c1c; font-size: 12px; }
 td.host, td.phase, td.current, td.previous, td.target, td.status, td.marker, td.last { white-space: nowrap; }
-.success { color: #176b2c; font-weight: 600; } .rolled_back, .failed { color: #a01818; font-weight: 600; }
-.updating { color: #8a5a00; font-weight: 600; } .changes { color: #1b4fa0; font-weight: 600; }
+td.status { font-weight: 600; } td.status span { padding: .1rem .45rem; border-radius: .7rem; }
+.success span { background: #dcf3e2; color: #176b2c; } .rolled_back span, .failed span { background: #fbdcdc; color: #a01818; }
+.updating span { background: #fcefd2; color: #8a5a00; } .will_change span { background: #dbe7fb; color: #1b4fa0; outline: 2px solid #1b4fa0; }
+#stages span { display: inline-block; padding: .2rem .7rem; margin-right: .3rem; border: 1px solid #c5ccd8; border-radius: .3rem; color: #7a8394; }
+#stages span.done { background: #dcf3e2; color: #176b2c; border-color: #9fd3ad; } #stages span.current { background: #1b4fa0; color: #fff; border-color: #1b4fa0; }
+#counts { margin: .3rem 0; color: #3a4456; }
 #banner { display: none; background: #fde8e8; border: 1px solid #e0a0a0; padding: .6rem .8rem; margin: .6rem 0; }
 #summary { margin: .4rem 0; }
 #actions input { width: 22rem; } #actions input#percent { width: 4rem; }
@@ -36,7 +40,20 @@ function row(host) {
   }
   return tr;
 }
-function setStatus(tr, status) { const td = tr.querySelector(".status"); td.textContent = status; td.className = "status " + status.replace(/ /g, "_"); }
+// A colored badge per status; "will change" (a preview's answer) stands out.
+function setStatus(tr, status) { const td = tr.querySelector(".status"); const b = document.createElement("span"); b.textContent = status; td.replaceChildren(b); td.className = "status " + status.replace(/ /g, "_"); counts(); }
+// Total, updated, failed and rolled back, from the rows as they are now.
+function counts() {
+  const st = [...document.querySelectorAll("td.status")].map((td) => td.textContent);
+  const n = (s) => st.filter((x) => x === s).length;
+  $("#counts").textContent = st.length + " hosts: " + n("success") + " updated, " + n("failed") + " failed, " + n("rolled_back") + " rolled back" + (n("updating") ? ", " + n("updating") + " updating" : "");
+}
+// The stage indicator: 10 / 50 / 100 %, the stages done for the release and the one running.
+function stages(release, percent, runningPercent) {
+  $("#stages").replaceChildren(...[10, 50, 100].map((p) => { const s = document.createElement("span"); s.textContent = p + "%";
+    s.className = runningPercent === p ? "current" : percent >= p ? "done" : ""; return s; }));
+  $("#stages").title = release ? "release " + release : "";
+}
 function render(view) {
   $("#fleet tbody").innerHTML = "";
   for (const r of view.rows) {
@@ -46,12 +63,17 @@ function render(view) {
     tr.querySelector(".error").textContent = r.error; tr.querySelector(".marker").textContent = r.marker; setStatus(tr, r.status);
     tr.querySelector(".phase").textContent = r.phase;
   }
-  const r = view.rollout;
-  $("#summary").textContent = r ? r.verdict + "  (stage " + r.percent + "%, cohort " + r.cohortSize + ": " + r.succeeded + " succeeded, " + r.rolledBack + " rolled back, " + r.failed + " failed)" : "no stage has run on this stack yet";
+  const r = view.rollout, run = view.running;
+  const runningRelease = run && run.release ? "running: release " + run.release.slice(0, 12) + " at " + run.percent + "% (" + run.action + "). " : "";
+  $("#summary").textContent = runningRelease + (r ? r.verdict + "  (stage " + r.percent + "%, cohort " + r.cohortSize + ": " + r.succeeded + " succeeded, " + r.rolledBack + " rolled back, " + r.failed + " failed)" : "no stage has run on this stack yet");
+  const sameRelease = r && (!run || !run.release || run.release === r.release);
+  stages(run && run.release ? run.release : r && r.release, sameRelease ? r.percent : 0, run && run.percent);
+  counts();
   $("#banner").style.display = r && r.halted ? "block" : "none";
   $("#banner").innerHTML = "";
   if (r && r.halted) { const b = document.createElement("strong"); b.textContent = "Rollout halted. "; $("#banner").append(b, r.refusal); }
-  if (view.running) { running = view.running.action; $("#message").textContent = "a " + running + " is running"; }
+  // A page opened during a run shows that run's progress from where it is.
+  if (run) { running = run.action; done = run.done || 0; progress(run.total || 0); $("#message").textContent = "a " + running + " is running"; }
   // A finished preview's answer stays on the page until the next run.
   if (previewed) { for (const h of previewed) setStatus(row(h), "will change"); }
 }
@@ -91,7 +113,9 @@ export function consolePage(): string {
 <html lang="en"><head><meta charset="utf-8"><title>rachel-fleet console</title><style>${STYLE}</style></head>
 <body>
 <h1>rachel-fleet</h1>
+<div id="stages"></div>
 <div id="summary"></div>
+<div id="counts"></div>
 <div id="banner" role="alert"></div>
 <div id="actions">
   <label>commit <input id="commit" placeholder="40-hex SHA of the release"></label>

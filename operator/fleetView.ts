@@ -49,11 +49,14 @@ export function versionLabel(sha: string, tags: Record<string, string> = {}): st
     return tags[sha] ? `${tags[sha]} ${sha.slice(0, 12)}` : sha.slice(0, 12);
 }
 
-function rolloutView(r: RolloutSummary): RolloutView {
+function rolloutView(r: RolloutSummary, tags: Record<string, string>): RolloutView {
     const refusal = r.halted ? `${r.refusal ?? describeVerdict(r)} ${waysForward(r.percent)}` : "";
+    const verdict = r.refusal ? `release ${r.release.slice(0, 12)} at ${r.percent}%: advance refused by the re-check` : describeVerdict(r);
+    // The release as the operator reads it: its tag beside the short SHA when the app has one.
+    const named = tags[r.release] ? verdict.replace(`release ${r.release.slice(0, 12)}`, `release ${versionLabel(r.release, tags)}`) : verdict;
     return {
         release: r.release, percent: r.percent, cohortSize: r.cohortSize, succeeded: r.succeeded, rolledBack: r.rolledBack, failed: r.failed,
-        halted: r.halted, verdict: r.refusal ? `release ${r.release.slice(0, 12)} at ${r.percent}%: advance refused by the re-check` : describeVerdict(r), refusal,
+        halted: r.halted, verdict: named, refusal,
     };
 }
 
@@ -94,7 +97,7 @@ export function fleetView(outputs: { fleet?: unknown; rollout?: unknown }, tags:
             phase: phaseLabel(r.provisioning),
         };
     });
-    return { rows, rollout: ledger.rollout ? rolloutView(ledger.rollout) : undefined };
+    return { rows, rollout: ledger.rollout ? rolloutView(ledger.rollout, tags) : undefined };
 }
 
 /** A provisioned VPS's phase as an operator reads it. */

@@ -33,6 +33,11 @@ export interface RunState {
     startedAt: string;
     /** Hosts the stage changes (from the plan), for the progress bar; 0 for refresh. */
     total: number;
+    /** Hosts whose update has ended so far (a page opened mid-run starts from here). */
+    done: number;
+    /** The stage the run asks for (none for refresh). */
+    release?: string;
+    percent?: number;
 }
 
 export class FleetRuns {
@@ -55,6 +60,7 @@ export class FleetRuns {
     }
 
     private emit(e: PageEvent): void {
+        if (e.kind === "host" && e.phase === "done" && this.running) this.running.done++;
         this.listeners.forEach((fn) => fn(e));
     }
 
@@ -131,11 +137,12 @@ export class FleetRuns {
         if (this.running) {
             throw new Busy(`a ${this.running.action} started at ${this.running.startedAt} is still running; one run at a time`);
         }
-        const state: RunState = { action: a.kind, startedAt: new Date().toISOString(), total: 0 };
+        const state: RunState = { action: a.kind, startedAt: new Date().toISOString(), total: 0, done: 0 };
         this.running = state;
         try {
             const stage = a.kind === "refresh" ? undefined : await this.stageOf(a);
             state.total = stage ? await this.planned(stage) : 0;
+            if (stage) Object.assign(state, { release: stage.targetCommit, percent: stage.rolloutPercent });
             return await this.launch(a, stage, state);
         } catch (e) {
             this.running = undefined;

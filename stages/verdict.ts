@@ -35,6 +35,10 @@ export function judgeStage(
 export function describeVerdict(s: RolloutSummary): string {
     const rate = `${Math.round(s.failureRate * 1000) / 10}%`;
     const thr = `${Math.round(s.threshold * 1000) / 10}%`;
+    if (s.attempted === 0 && !s.halted) {
+        // A repeated stage: nothing to update, so nothing to count.
+        return `release ${s.release.slice(0, 12)} at ${s.percent}%: every host of the stage already runs it; nothing to update.`;
+    }
     const head = `release ${s.release.slice(0, 12)} at ${s.percent}%: ${s.succeeded}/${s.attempted} hosts succeeded`;
     if (s.failed === 0) {
         return `${head}.`;

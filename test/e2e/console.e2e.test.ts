@@ -143,10 +143,13 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         await waitStatus(canary, "success");
         await idle();
         assert.strictEqual(await page.$eval("#progress-text", (p) => p.textContent), "1 / 1", "the stage's progress bar counts the canary");
+        assert.strictEqual(await page.$eval(`tr[data-host="${canary}"] td.status span`, (b) => getComputedStyle(b).backgroundColor), "rgb(220, 243, 226)", "success wears its green badge");
+        await page.waitForFunction(() => document.querySelector("#stages span.done")?.textContent === "10%" && !document.querySelector("#stages span.current"), { timeout: 30000 });
+        assert.match(await page.$eval("#counts", (x) => x.textContent ?? ""), /^10 hosts: 1 updated, 0 failed, 0 rolled back$/);
         await shot("2-canary-success");
         assert.strictEqual(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, "the page was reloaded");
         assert.strictEqual((await hostTruth(status.hosts.find((h) => h.name === canary)!)).head, sha("v2"));
-        await assertStatusTable(/rollout: release \w{12} at 10%: 1\/1 hosts succeeded\./);
+        await assertStatusTable(/rollout: release (\S+ )?\w{12} at 10%: 1\/1 hosts succeeded\./);
         // The view that follows the run shows the version as the operator reads it: tag and short SHA.
         await page.waitForFunction((h, want) => document.querySelector(`tr[data-host="${h}"] td.current`)?.textContent === want, { timeout: 30000 }, canary, `v2 ${sha("v2").slice(0, 12)}`);
     });
@@ -162,6 +165,7 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         assert.strictEqual(await page.$eval("#message", (m) => m.textContent), `preview finished: ${expected.length} host(s) would change (${expected.join(", ")})`);
         const marked = await page.$$eval("td.status", (tds) => tds.filter((td) => td.textContent === "will change").map((td) => (td.parentElement as HTMLElement).dataset.host));
         assert.deepStrictEqual(marked.sort(), expected);
+        assert.notStrictEqual(await page.$eval(`tr[data-host="${expected[0]}"] td.status span`, (b) => getComputedStyle(b).outlineStyle), "none", "\"will change\" is visibly marked");
         const after = await Promise.all(status.hosts.map((h) => hostTruth(h)));
         assert.deepStrictEqual(after.map((x) => [x.head, x.pid]), before.map((x) => [x.head, x.pid]), "a preview touched a host");
         const cfg = await t.stack.getConfig("rachel-fleet:rolloutPercent");
@@ -191,6 +195,17 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         await page.$eval("#commit", (i) => ((i as HTMLInputElement).value = ""));
         await page.type("#commit", sha("crash-start"));
         await page.click("#btn-release");
+        await waitStatus(canary, "updating");
+        // A page opened now shows the run: its release in the summary, the stage running, its progress bar with the total.
+        const late = await browser.newPage();
+        try {
+            await late.goto(c.url);
+            await late.waitForFunction(() => /^\d+ \/ 1$/.test(document.querySelector("#progress-text")?.textContent ?? "") &&
+                /^running: release \w{12} at 10% \(release\)/.test(document.querySelector("#summary")?.textContent ?? "") &&
+                document.querySelector("#stages span.current")?.textContent === "10%", { timeout: 60000, polling: 100 });
+        } finally {
+            await late.close();
+        }
         await waitStatus(canary, "rolled_back");
         await page.waitForFunction(() => /^Rollout halted\./.test(document.querySelector("#banner")?.textContent ?? ""), { timeout: 300000 });
         await idle();
@@ -215,7 +230,7 @@ describe("the operator's console and status table (10-host lab, real engine, rea
     });
 
     it("npm run status prints the rows the hosts really run after each stage", async () => {
-        await assertStatusTable(/rollout: release \w{12} at 10%: 0\/1 hosts succeeded; ROLLOUT HALTED/);
+        await assertStatusTable(/rollout: release (\S+ )?\w{12} at 10%: 0\/1 hosts succeeded; ROLLOUT HALTED/);
     });
 
     it("a refresh shows a fresh update marker as updating and an old one as stale", async () => {

@@ -35,7 +35,7 @@ describe("the console's guard (real HTTP, fake runs)", () => {
     before(async () => {
         const runs: RunsPort = {
             view: async () => ({ rows: [] }),
-            start: async (a) => (started.push(a.kind), { action: a.kind, startedAt: "now", total: 0 }),
+            start: async (a) => (started.push(a.kind), { action: a.kind, startedAt: "now", total: 0, done: 0 }),
             subscribe: () => () => undefined,
         };
         server = http.createServer(consoleHandler({ runs: runs as RunsPort, token: TOKEN, origin, log: () => undefined }));

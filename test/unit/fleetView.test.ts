@@ -23,7 +23,7 @@ describe("the operator's fleet view (status table)", () => {
         const lines = text.split("\n");
         assert.match(lines[0], /^host\s+current\s+previous\s+target\s+status\s+last update\s+error$/);
         assert.match(lines[3], /^vps-2\s+v2 bbbbbbbbbbbb\s+v2 bbbbbbbbbbbb\s+v3 aaaaaaaaaaaa\s+rolled_back\s+2026-11-23 12:00:00\s+verify failed \(exit 1\): rachel8 is fail…$/);
-        assert.ok(text.includes("rollout: release aaaaaaaaaaaa at 10%: 1/2 hosts succeeded; ROLLOUT HALTED, failed: vps-2"), text);
+        assert.ok(text.includes("rollout: release v3 aaaaaaaaaaaa at 10%: 1/2 hosts succeeded; ROLLOUT HALTED, failed: vps-2"), text);
         assert.ok(text.includes("stage 10%, cohort 2: 1 succeeded, 1 rolled back, 1 failed; HALTED"), text);
         assert.ok(text.includes("retry the 10% stage (pulumi config set rachel-fleet:rolloutPercent 10)"), text);
     });
@@ -60,5 +60,11 @@ describe("the operator's fleet view (status table)", () => {
         assert.match(lines[3], /^hz-2\s+failed in cloud-init\s+.*failed\s+.*prepare failed before any switch/);
         assert.match(lines[4], /^vps-1\s+static\s+/);
         assert.doesNotMatch(formatFleetView(fleetView({ fleet: { "vps-1": rec({}) } })), /phase/, "no phase column for a fleet of static hosts");
+    });
+
+    it("a repeated stage that had nothing to update says so, not \"0/0 hosts succeeded\"", () => {
+        const view = fleetView({ fleet: { "vps-1": rec({}) }, rollout: { ...rollout, attempted: 0, succeeded: 0, rolledBack: 0, failed: 0, failedHosts: [], failureRate: 0, halted: false } });
+        assert.strictEqual(view.rollout!.verdict, "release aaaaaaaaaaaa at 10%: every host of the stage already runs it; nothing to update.");
+        assert.doesNotMatch(formatFleetView(view), /0\/0 hosts/);
     });
 });
