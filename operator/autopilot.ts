@@ -22,6 +22,11 @@ export interface StackPort {
     setStage(commit: string, percent: string): Promise<void>;
     /** `pulumi up`; rejects with the engine's message when the program refused or failed. */
     up(): Promise<void>;
+    /**
+     * Given the engine's "locked" message: releases the lock (pulumi cancel) when the process
+     * that took it is gone (a killed `up` on this machine); true when it did.
+     */
+    releaseStaleLock(message: string): Promise<boolean>;
 }
 
 export type Request = "run" | "pause" | "abort";
@@ -82,6 +87,7 @@ export function nextStage(rollout: RolloutSummary | undefined, release: string, 
 export async function driveRelease(release: string, stages: number[], a: Autopilot): Promise<Outcome> {
     let stage = 0;
     let lockedSince: number | undefined;
+    let staleReleases = 0;
     const state = (s: AutopilotState["state"], message = "", bakeEndsAt?: string) =>
         a.report.state({ state: s, release, stage, stages, message, ...(bakeEndsAt ? { bakeEndsAt } : {}) });
     const stop = (o: Outcome): Outcome => {
@@ -105,7 +111,14 @@ export async function driveRelease(release: string, stages: number[], a: Autopil
         state("running");
         a.report.say(`release ${short(release)}: the ${next}% stage starts (pulumi up)`);
         const ran = await runStage(a, release, next);
-        if (ran === "locked") {
+        if (typeof ran === "object" && "locked" in ran) {
+            // A lock whose taker is gone is released (a few times at most: one that keeps
+            // coming back belongs to a live update, and is waited for).
+            if (staleReleases < 3 && (await a.stack.releaseStaleLock(ran.locked))) {
+                staleReleases++;
+                a.report.say(`the stack's lock was left by a pulumi that is gone (a killed up): released it with pulumi cancel; its hosts resume their attempts`);
+                continue;
+            }
             // Another update holds the stack: a driver killed mid-stage leaves its `pulumi up`
             // running to the end. Wait for it, then read again what the stack records.
             lockedSince ??= a.now();
@@ -117,7 +130,7 @@ export async function driveRelease(release: string, stages: number[], a: Autopil
             continue;
         }
         lockedSince = undefined;
-        if (ran) return stop(ran);
+        if (ran) return stop(ran as Outcome);
         const done = ledgerOf(await a.stack.outputs()).rollout;
         if (done && done.release === release && !done.halted) {
             a.report.event(eventOf("stage done", done, ledgerOf(await a.stack.outputs()), describeVerdict(done)));
@@ -159,9 +172,9 @@ const LOCK_PATIENCE_MS = 60 * 60_000;
 
 /**
  * One stage: the config asks for it, `up` runs it. A refused or failed run leaves the config
- * as it was; "locked" when another update held the stack (nothing ran).
+ * as it was; `locked` (the engine's message) when another update held the stack (nothing ran).
  */
-async function runStage(a: Autopilot, release: string, stage: number): Promise<Outcome | "locked" | undefined> {
+async function runStage(a: Autopilot, release: string, stage: number): Promise<Outcome | { locked: string } | undefined> {
     const before = await a.stack.stageConfig();
     await a.stack.setStage(release, String(stage));
     try {
@@ -177,7 +190,7 @@ async function runStage(a: Autopilot, release: string, stage: number): Promise<O
             return undefined;
         }
         await restore();
-        if (/currently locked|ConcurrentUpdateError|conflict: Another update is currently in progress/i.test((e as Error).message) || (e as Error).name === "ConcurrentUpdateError") return "locked";
+        if (/currently locked|ConcurrentUpdateError|conflict: Another update is currently in progress/i.test((e as Error).message) || (e as Error).name === "ConcurrentUpdateError") return { locked: (e as Error).message };
         const why = firstError((e as Error).message);
         a.report.event({ event: "stopped", release, stage, attempted: 0, succeeded: 0, rolledBack: 0, failed: 0, failedHosts: [], message: why });
         return { state: /refus|halted|locked/i.test(why) ? "refused" : "failed", stage, message: `the ${stage}% stage did not run: ${why}` };

@@ -1,10 +1,11 @@
 // npm run rollout -- --stack NAME --commit SHA [--to 100] [--stages 10,50,100] [--dir PROJECT_DIR]
 // npm run rollout -- --stack NAME --resume | --pause | --abort | --status [--dir PROJECT_DIR]
+import * as os from "os";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseStageRequest } from "../config/config";
 import { Autopilot, StackPort, driveRelease } from "./autopilot";
 import { Notifier } from "./notify";
-import { RolloutControl } from "./rolloutControl";
+import { RolloutControl, isAlive } from "./rolloutControl";
 import { OperatorError, PROJECT_DIR, readStackOutputs } from "./stackAccess";
 
 const NS = "rachel-fleet";
@@ -57,6 +58,13 @@ function stackPort(stack: Stack, o: Options): StackPort {
         setStage: (commit, percent) => stack.setAllConfig({ [`${NS}:targetCommit`]: { value: commit }, [`${NS}:rolloutPercent`]: { value: percent } }),
         up: async () => {
             await stack.up({ onOutput: (out) => process.stdout.write(out) });
+        },
+        releaseStaleLock: async (message) => {
+            // The DIY backends name the lock's taker: "created by user@host (pid N)".
+            const m = /created by [^@\s]+@(\S+) \(pid (\d+)\)/.exec(message);
+            if (!m || m[1] !== os.hostname() || isAlive(Number(m[2]))) return false;
+            await stack.cancel();
+            return true;
         },
     };
 }

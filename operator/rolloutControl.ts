@@ -57,7 +57,8 @@ export class RolloutControl {
     }
 }
 
-function isAlive(pid: unknown): boolean {
+/** Whether a process of this machine still runs. */
+export function isAlive(pid: unknown): boolean {
     if (typeof pid !== "number" || pid <= 0) return false;
     try {
         process.kill(pid, 0);

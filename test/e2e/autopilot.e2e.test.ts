@@ -22,6 +22,8 @@ describe("the autopilot: npm run rollout under the real engine (20-host lab)", f
     let server: http.Server;
     const received: { event: string; stage: number; release: string; failedHosts: { host: string }[]; message: string }[] = [];
     let onNotification: (n: (typeof received)[number]) => Promise<void> = async () => undefined;
+    /** The checks the notifications started, settled before a test asserts on them. */
+    const pending: Promise<void>[] = [];
     const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
     const rollout = (...args: string[]): ChildProcess => {
         const child = spawn(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "rolloutCli.ts"), "--stack", "autopilot", "--dir", t.dir, ...args],
@@ -49,7 +51,7 @@ describe("the autopilot: npm run rollout under the real engine (20-host lab)", f
                 const n = JSON.parse(body);
                 received.push(n);
                 res.writeHead(204).end();
-                await onNotification(n).catch((e) => runLog.write(`notification check failed: ${e}\n`));
+                pending.push(onNotification(n));
             });
         });
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -86,6 +88,7 @@ describe("the autopilot: npm run rollout under the real engine (20-host lab)", f
         };
         const run = await finished(rollout("--commit", sha("v3")));
         assert.strictEqual(run.code, 0, run.out.slice(-3000));
+        await Promise.all(pending.splice(0));
         assert.match(run.out, /rollout: waiting for the bake: the 50% stage may start after /);
         assert.match(run.out, /rollout: release [0-9a-f]{12} is at 100%: complete/);
         assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["stage done@10", "stage done@50", "stage done@100", "release complete@100"]);

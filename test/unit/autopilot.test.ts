@@ -32,6 +32,13 @@ class FakeStack implements StackPort {
     async setStage(commit: string, percent: string) {
         this.config = { targetCommit: commit, rolloutPercent: percent };
     }
+    staleLocks = 0;
+    async releaseStaleLock(message: string) {
+        if (!/created by .* \(pid 999999\)/.test(message)) return false;
+        this.staleLocks++;
+        for (const k of Object.keys(this.failAt)) if (/locked/.test(String(this.failAt[Number(k)]))) delete this.failAt[Number(k)];
+        return true;
+    }
     async up() {
         const percent = Number(this.config.rolloutPercent);
         this.ups.push(`${this.config.targetCommit.slice(0, 1)}@${percent}`);
@@ -148,6 +155,17 @@ describe("the autopilot (fake stack, fake clock)", () => {
         assert.strictEqual(out.state, "complete");
         assert.deepStrictEqual(stack.ups, ["other@50", "c@100"], "the 50% stage ran twice");
         assert.ok(p.said.some((l) => /the stack is locked by another update .*: waiting for it/.test(l)), p.said.join("\n"));
+    });
+
+    it("a lock left by a pulumi that is gone (a killed up) is released at once and the stage runs", async () => {
+        const clock = { t: 0 };
+        const stack = new FakeStack(clock, 0);
+        stack.failAt[10] = "the stack is currently locked by 1 lock(s).\n  file:///state/.pulumi/locks/x.json: created by root@vm (pid 999999) at 2026-11-30T07:47:52Z";
+        const p = pilot(stack, clock);
+        const out = await driveRelease(R, [10, 50, 100], p.a);
+        assert.deepStrictEqual([out.state, stack.staleLocks, stack.ups], ["complete", 1, ["c@10", "c@10", "c@50", "c@100"]]);
+        assert.ok(p.said.some((l) => /released it with pulumi cancel/.test(l)), p.said.join("\n"));
+        assert.strictEqual(clock.t < 60_000, true, "it waited for a lock nobody holds");
     });
 
     it("a lock that outlives the patience stops it with the way out, the config as it was", async () => {
