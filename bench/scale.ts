@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { VERSION_TYPE } from "../config/resourceTypes";
 import { newStack, stateFigures } from "./stacks";
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
@@ -20,7 +21,7 @@ function markAllOnTarget(stateFile: string, hosts: string[], target: string): vo
         Object.assign(stackRes.outputs.fleet[h], { updateStatus: "success", currentVersion: target, targetVersion: target, error: "" });
     }
     stackRes.outputs.rollout.halted = false;
-    for (const r of d.deployment.resources.filter((x: any) => x.type === "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion")) {
+    for (const r of d.deployment.resources.filter((x: any) => x.type === VERSION_TYPE)) {
         Object.assign(r.outputs, { updateStatus: "success", currentVersion: target, error: "" });
     }
     fs.writeFileSync(stateFile, JSON.stringify(d));

@@ -1,6 +1,7 @@
 import * as pulumi from "../boot/sdk";
 import type * as command from "@pulumi/command";
 import { StepRunner } from "../config/config";
+import { VPS_TYPE } from "../config/resourceTypes";
 import { HostReading } from "../lifecycle/hostOps";
 import { LifecycleScript, attemptIdFor, updateCommand } from "../lifecycle/script";
 import { Endpoint } from "../lifecycle/ssh";
@@ -53,7 +54,7 @@ export class FleetVps extends pulumi.ComponentResource {
     public readonly record: pulumi.Output<HostRecord>;
 
     constructor(name: string, args: FleetVpsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("rachel-fleet:fleet:Vps", name, {}, opts);
+        super(VPS_TYPE, name, {}, opts);
         const hold = args.changing ? {} : { ignoreChanges: ["*"] };
         const attemptId = attemptIdFor(args.commit, args.attempt, args.stackId);
         // In preview nothing is read, so the command shows as it will run on a reachable VPS.

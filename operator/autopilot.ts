@@ -1,6 +1,7 @@
 import { Ledger, RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
 import { bakeStartedAt } from "../stages/gate";
 import { describeVerdict } from "../stages/verdict";
+import type { StageLine } from "./timeline";
 
 /**
  * The autopilot: one release through its stages (10 → 50 → 100 %), each stage an ordinary
@@ -48,6 +49,8 @@ export interface AutopilotState {
     /** Why it stopped, in a sentence; the bake's end while waiting (ISO time). */
     message: string;
     bakeEndsAt?: string;
+    /** The stages run so far (operator/timeline.ts). */
+    timeline?: StageLine[];
 }
 
 export interface AutopilotEvent {
@@ -76,6 +79,18 @@ export interface Outcome {
     stage: number;
     message: string;
 }
+
+/** The stages a release runs through, from `--stages 10,50,100` and `--to N`: rising whole percentages ending at the last. */
+export function stagesOf(list: string | undefined, to?: number): number[] {
+    const stages = (list ? list.split(",").map(Number) : [10, 50, 100]).filter((s) => to === undefined || s <= to);
+    if (to !== undefined && !stages.includes(to)) stages.push(to);
+    if (stages.length === 0 || stages.some((s, i) => !Number.isInteger(s) || s < 1 || s > 100 || (i > 0 && s <= stages[i - 1]))) {
+        throw new StagesError(`the stages must be rising whole percentages from 1 to 100 (got ${stages.join(",") || "none"}); e.g. 10,50,100`);
+    }
+    return stages;
+}
+
+export class StagesError extends Error {}
 
 /** The stage to run next for `release`, from what the stack records; undefined when none is left. */
 export function nextStage(rollout: RolloutSummary | undefined, release: string, stages: number[]): number | undefined {

@@ -5,6 +5,8 @@ import { AddressInfo } from "net";
 import { randomBytes } from "crypto";
 import { consoleHandler } from "./consoleServer";
 import { FleetRuns } from "./runs";
+import { ConsoleRollout } from "./consoleRollout";
+import { RolloutControl } from "./rolloutControl";
 import { OperatorError } from "./stackAccess";
 
 /** Where the console's token comes from when not generated: for scripts and tests. */
@@ -43,9 +45,11 @@ export async function startConsole(s: ConsoleSettings): Promise<RunningConsole> 
     }
     const token = fromEnv || randomBytes(24).toString("base64url");
     const log = s.log ?? ((l: string) => process.stderr.write(`console: ${l}\n`));
-    const runs = new FleetRuns({ stackName: s.stackName, workDir: s.workDir, envVars: s.envVars ?? {} }, s.tags);
+    const control = new RolloutControl(s.workDir, s.stackName);
+    const runs = new FleetRuns({ stackName: s.stackName, workDir: s.workDir, envVars: s.envVars ?? {} }, s.tags, control);
+    const rollout = new ConsoleRollout(runs, control, log);
     let origin = "";
-    const handler = consoleHandler({ runs, token, origin: () => origin, log });
+    const handler = consoleHandler({ runs, rollout, token, origin: () => origin, log });
     if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
         throw new OperatorError("--tls-cert and --tls-key go together");
     }
@@ -57,11 +61,13 @@ export async function startConsole(s: ConsoleSettings): Promise<RunningConsole> 
     }
     await new Promise<void>((resolve, reject) => server.once("error", reject).listen(s.port ?? 8090, host, resolve));
     const port = (server.address() as AddressInfo).port;
+    rollout.watch();
     origin = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
     return {
         server, origin, token,
         url: `${origin}/?token=${token}`,
         close: () => new Promise<void>((r) => {
+            rollout.stop();
             server.closeAllConnections();
             server.close(() => r());
         }),

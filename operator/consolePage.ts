@@ -18,10 +18,12 @@ td.status { font-weight: 600; } td.status span { padding: .1rem .45rem; border-r
 .updating span { background: #fcefd2; color: #8a5a00; } .will_change span { background: #dbe7fb; color: #1b4fa0; outline: 2px solid #1b4fa0; }
 #stages span { display: inline-block; padding: .2rem .7rem; margin-right: .3rem; border: 1px solid #c5ccd8; border-radius: .3rem; color: #7a8394; }
 #stages span.done { background: #dcf3e2; color: #176b2c; border-color: #9fd3ad; } #stages span.current { background: #1b4fa0; color: #fff; border-color: #1b4fa0; }
+#autopilot { margin-left: .6rem; font-weight: 600; color: #1b4fa0; } #autopilot.stopped { color: #a01818; }
+#timeline { margin: .3rem 0; padding-left: 1.4rem; color: #3a4456; } #timeline li.halted, #timeline li.refused, #timeline li.stopped { color: #a01818; }
 #counts { margin: .3rem 0; color: #3a4456; }
 #banner { display: none; background: #fde8e8; border: 1px solid #e0a0a0; padding: .6rem .8rem; margin: .6rem 0; }
 #summary { margin: .4rem 0; }
-#actions input { width: 22rem; } #actions input#percent { width: 4rem; }
+#actions input { width: 22rem; } #actions input#percent { width: 4rem; } #actions input#stage-list { width: 7rem; }
 #actions button { margin-right: .3rem; }
 #message { margin: .5rem 0; min-height: 1.2rem; }
 progress { width: 20rem; vertical-align: middle; }
@@ -29,7 +31,7 @@ progress { width: 20rem; vertical-align: middle; }
 
 const SCRIPT = `
 const $ = (s) => document.querySelector(s);
-let running = null, done = 0, previewed = null;
+let running = null, done = 0, previewed = null, autopilot = null;
 const short = (s) => s || "";
 function row(host) {
   let tr = document.querySelector('tr[data-host="' + CSS.escape(host) + '"]');
@@ -50,7 +52,8 @@ function counts() {
 }
 // The stage indicator: 10 / 50 / 100 %, the stages done for the release and the one running.
 function stages(release, percent, runningPercent) {
-  $("#stages").replaceChildren(...[10, 50, 100].map((p) => { const s = document.createElement("span"); s.textContent = p + "%";
+  const list = autopilot && autopilot.release === release && autopilot.stages ? autopilot.stages : [10, 50, 100];
+  $("#stages").replaceChildren(...list.map((p) => { const s = document.createElement("span"); s.textContent = p + "%";
     s.className = runningPercent === p ? "current" : percent >= p ? "done" : ""; return s; }));
   $("#stages").title = release ? "release " + release : "";
 }
@@ -74,9 +77,33 @@ function render(view) {
   if (r && r.halted) { const b = document.createElement("strong"); b.textContent = "Rollout halted. "; $("#banner").append(b, r.refusal); }
   // A page opened during a run shows that run's progress from where it is.
   if (run) { running = run.action; done = run.done || 0; progress(run.total || 0); $("#message").textContent = "a " + running + " is running"; }
+  if (view.autopilot) renderAutopilot(view.autopilot);
   // A finished preview's answer stays on the page until the next run.
   if (previewed) { for (const h of previewed) setStatus(row(h), "will change"); }
 }
+// The autopilot's state in a sentence, the bake's countdown included.
+function autopilotLine(a) {
+  const stage = a.stage + "%";
+  if (!a.alive && ["running", "waiting for the bake", "paused"].includes(a.state)) return "autopilot: stopped: its driver (pid " + a.pid + ") is gone; resume goes on from what the stack records";
+  if (a.state === "running") return "autopilot: running the " + stage + " stage";
+  if (a.state === "paused") return "autopilot: paused before the " + stage + " stage";
+  if (a.state === "waiting for the bake") {
+    const left = Math.max(0, Math.ceil((Date.parse(a.bakeEndsAt) - Date.now()) / 1000));
+    return "autopilot: waiting for the bake: " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " left before the " + stage + " stage";
+  }
+  return "autopilot: " + a.state + ": " + a.message;
+}
+const clock = (iso) => iso ? new Date(iso).toISOString().slice(11, 19) : "";
+function renderAutopilot(a) {
+  autopilot = a;
+  $("#autopilot").textContent = autopilotLine(a);
+  $("#autopilot").className = /stopped/.test($("#autopilot").textContent) ? "stopped" : "";
+  $("#timeline").replaceChildren(...(a.timeline || []).map((l) => { const li = document.createElement("li");
+    li.textContent = l.percent + "%  " + clock(l.startedAt) + " → " + (l.endedAt ? clock(l.endedAt) + "  " + l.outcome + ": " + l.summary : "running");
+    li.className = l.outcome ? l.outcome.split(" ").pop() : "running"; return li; }));
+  $("#timeline").title = "release " + a.release;
+}
+setInterval(() => { if (autopilot && autopilot.state === "waiting for the bake") $("#autopilot").textContent = autopilotLine(autopilot); }, 1000);
 function progress(total) { $("#progress").max = Math.max(total, 1); $("#progress").value = done; $("#progress-text").textContent = done + " / " + total; }
 function onEvent(e) {
   if (e.kind === "run" && e.state === "started") { running = e.action; done = 0; previewed = e.action === "preview" ? new Set() : null; progress(e.total || 0); $("#log").textContent = ""; $("#message").textContent = e.action + " running"; }
@@ -92,13 +119,18 @@ function onEvent(e) {
   }
   else if (e.kind === "log") { const li = document.createElement("li"); li.textContent = e.level + ": " + e.text; $("#log").appendChild(li); }
   else if (e.kind === "view") { render(e.view); }
+  else if (e.kind === "autopilot" && e.autopilot) { renderAutopilot(e.autopilot); }
+  else if (e.kind === "autopilot") { $("#autopilot-said").textContent = e.said; }
 }
 async function act(path, body) {
   $("#message").textContent = "…";
   const res = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-Rachel-Fleet": "1" }, body: JSON.stringify(body || {}) });
   const answer = await res.json().catch(() => ({}));
   if (res.status !== 202) { $("#message").textContent = res.status + ": " + (answer.error || res.statusText); }
+  else if (answer.message) { $("#message").textContent = answer.message; }
 }
+$("#btn-autopilot").onclick = () => act("/api/rollout/start", { commit: $("#commit").value.trim(), stages: $("#stage-list").value.trim() });
+for (const v of ["pause", "resume", "abort"]) $("#btn-" + v).onclick = () => act("/api/rollout/" + v);
 $("#btn-release").onclick = () => act("/api/release", { commit: $("#commit").value.trim() });
 $("#btn-preview").onclick = () => act("/api/preview", { percent: $("#percent").value });
 $("#btn-advance").onclick = () => act("/api/advance", { percent: $("#percent").value });
@@ -113,13 +145,20 @@ export function consolePage(): string {
 <html lang="en"><head><meta charset="utf-8"><title>rachel-fleet console</title><style>${STYLE}</style></head>
 <body>
 <h1>rachel-fleet</h1>
-<div id="stages"></div>
+<div><span id="stages"></span><span id="autopilot"></span></div>
+<div id="autopilot-said"></div>
+<ol id="timeline"></ol>
 <div id="summary"></div>
 <div id="counts"></div>
 <div id="banner" role="alert"></div>
 <div id="actions">
   <label>commit <input id="commit" placeholder="40-hex SHA of the release"></label>
-  <button id="btn-release">start release at 10%</button>
+  <label>stages <input id="stage-list" value="10,50,100"></label>
+  <button id="btn-autopilot">start release</button>
+  <button id="btn-pause">pause</button>
+  <button id="btn-resume">resume</button>
+  <button id="btn-abort">abort</button>
+  <button id="btn-release">10% stage only</button>
   <label>percent <input id="percent" value="50"></label>
   <button id="btn-preview">preview</button>
   <button id="btn-advance">advance</button>

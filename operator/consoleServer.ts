@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from "crypto";
 import { ConfigError } from "../config/config";
 import { consolePage } from "./consolePage";
 import { Action, Busy, FleetRuns } from "./runs";
+import { ConsoleRollout, RolloutVerb } from "./consoleRollout";
 
 /**
  * The console's HTTP side. Security, in order:
@@ -29,8 +30,12 @@ export type RunsPort = Pick<FleetRuns, "start" | "view" | "subscribe">;
 
 const SESSION_HOURS = 12;
 
+/** What the server needs of the console's autopilot (ConsoleRollout; a fake in the unit tests). */
+export type RolloutPort = Pick<ConsoleRollout, "act">;
+
 export interface ConsoleOptions {
     runs: RunsPort;
+    rollout?: RolloutPort;
     token: string;
     /** The origin the page is served from, e.g. http://127.0.0.1:8090. */
     origin: () => string;
@@ -124,14 +129,22 @@ async function post(req: http.IncomingMessage, res: http.ServerResponse, o: Cons
         send(res, 400, { error: `the request body is not JSON: ${(e as Error).message}` });
         return 400;
     }
+    const verb = /^\/api\/rollout\/(start|pause|resume|abort)$/.exec(path)?.[1] as RolloutVerb | undefined;
+    if (verb && o.rollout) {
+        return answer(res, () => o.rollout!.act(verb, body).then((message) => ({ message })));
+    }
     const action = actionOf(path, body);
     if (!action) {
         send(res, 404, { error: `no such action: ${path}` });
         return 404;
     }
+    return answer(res, async () => ({ started: await o.runs.start(action) }));
+}
+
+/** 202 with what the action answered; 409 when something else runs, 400 for bad input. */
+async function answer(res: http.ServerResponse, act: () => Promise<unknown>): Promise<number> {
     try {
-        const run = await o.runs.start(action);
-        send(res, 202, { started: run });
+        send(res, 202, await act());
         return 202;
     } catch (e) {
         const status = e instanceof Busy ? 409 : e instanceof ConfigError ? 400 : 500;

@@ -1,7 +1,8 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { VPS_TYPE } from "../providers/types";
+import { VPS_TYPE } from "../config/resourceTypes";
 import { UpdateStatus } from "../stages/ledger";
 import { FleetView } from "./fleetView";
+import type { DriverState } from "./rolloutControl";
 
 /**
  * The page's events, derived from the engine's: only the fields a row needs, never a
@@ -13,7 +14,9 @@ export type PageEvent =
     | { kind: "host"; host: string; phase: "updating" | "step" | "done"; text?: string; status?: string; error?: string; current?: string }
     /** A warning or error the program printed (each failed host once, the verdict once). */
     | { kind: "log"; level: "warning" | "error"; text: string }
-    | { kind: "view"; view: FleetView };
+    | { kind: "view"; view: FleetView }
+    /** The autopilot's state (operator/rolloutControl.ts), or a line it said. */
+    | { kind: "autopilot"; autopilot?: DriverState; said?: string };
 
 /** The VPS a resource belongs to: the component itself or its `-update` / `-version` child. */
 function hostOf(urn: string): { host: string; part: "vps" | "update" | "version" } | undefined {

@@ -1,12 +1,11 @@
 // npm run rollout -- --stack NAME --commit SHA [--to 100] [--stages 10,50,100] [--dir PROJECT_DIR]
 // npm run rollout -- --stack NAME --resume | --pause | --abort | --status [--dir PROJECT_DIR]
-import * as os from "os";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parseStageRequest } from "../config/config";
-import { Autopilot, StackPort, driveRelease } from "./autopilot";
-import { Notifier } from "./notify";
-import { RolloutControl, isAlive } from "./rolloutControl";
-import { OperatorError, PROJECT_DIR, readStackOutputs } from "./stackAccess";
+import { stagesOf } from "./autopilot";
+import { resumeTarget, runRelease } from "./releaseDriver";
+import { RolloutControl } from "./rolloutControl";
+import { OperatorError, PROJECT_DIR, withMaskedOutputs } from "./stackAccess";
 
 const NS = "rachel-fleet";
 const USAGE = `usage: npm run rollout -- --stack NAME --commit SHA [--to 100] [--stages 10,50,100] [--dir PROJECT_DIR]
@@ -20,7 +19,7 @@ const USAGE = `usage: npm run rollout -- --stack NAME --commit SHA [--to 100] [-
 interface Options { stack: string; dir: string; commit?: string; stages: number[]; verb: "start" | "resume" | "pause" | "abort" | "status" }
 
 function parse(argv: string[]): Options {
-    const o: Partial<Options> & { to?: number } = { dir: PROJECT_DIR, verb: "start" };
+    const o: Partial<Options> & { to?: number; stagesList?: string } = { dir: PROJECT_DIR, verb: "start" };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -32,15 +31,16 @@ function parse(argv: string[]): Options {
         else if (a === "--dir") o.dir = value();
         else if (a === "--commit") o.commit = value();
         else if (a === "--to") o.to = Number(value());
-        else if (a === "--stages") o.stages = value().split(",").map(Number);
+        else if (a === "--stages") o.stagesList = value();
         else if (["--resume", "--pause", "--abort", "--status"].includes(a)) o.verb = a.slice(2) as Options["verb"];
         else throw new OperatorError(`unknown argument '${a}'\n${USAGE}`);
     }
     if (!o.stack) throw new OperatorError(`--stack is required\n${USAGE}`);
-    const stages = (o.stages ?? [10, 50, 100]).filter((s) => o.to === undefined || s <= o.to);
-    if (o.to !== undefined && !stages.includes(o.to)) stages.push(o.to);
-    if (stages.length === 0 || stages.some((s, i) => !Number.isInteger(s) || s < 1 || s > 100 || (i > 0 && s <= stages[i - 1]))) {
-        throw new OperatorError(`--stages/--to must give rising whole percentages from 1 to 100 (got ${stages.join(",")}); e.g. --stages 10,50,100`);
+    let stages: number[];
+    try {
+        stages = stagesOf(o.stagesList, o.to);
+    } catch (e) {
+        throw new OperatorError(`--stages/--to: ${(e as Error).message}`);
     }
     if (o.verb === "start") {
         if (!o.commit) throw new OperatorError(`--commit is required to start a release (or --resume)\n${USAGE}`);
@@ -49,45 +49,15 @@ function parse(argv: string[]): Options {
     return { ...(o as Options), stages };
 }
 
-/** The stack through the Automation API; outputs read without decrypting anything. */
-function stackPort(stack: Stack, o: Options): StackPort {
-    const get = async (k: string) => (await stack.getAllConfig())[`${NS}:${k}`]?.value;
-    return {
-        outputs: async () => readStackOutputs({ stack: o.stack, dir: o.dir }),
-        stageConfig: async () => ({ targetCommit: await get("targetCommit"), rolloutPercent: await get("rolloutPercent"), bakeSeconds: Number((await get("bakeSeconds")) ?? 300) }),
-        setStage: (commit, percent) => stack.setAllConfig({ [`${NS}:targetCommit`]: { value: commit }, [`${NS}:rolloutPercent`]: { value: percent } }),
-        up: async () => {
-            await stack.up({ onOutput: (out) => process.stdout.write(out) });
-        },
-        releaseStaleLock: async (message) => {
-            // The DIY backends name the lock's taker: "created by user@host (pid N)".
-            const m = /created by [^@\s]+@(\S+) \(pid (\d+)\)/.exec(message);
-            if (!m || m[1] !== os.hostname() || isAlive(Number(m[2]))) return false;
-            await stack.cancel();
-            return true;
-        },
-    };
-}
-
 async function drive(o: Options, control: RolloutControl): Promise<number> {
-    control.claim();
-    const stack = await LocalWorkspace.selectStack({ stackName: o.stack, workDir: o.dir });
-    const prior = control.read();
-    const release = o.commit ?? prior?.release ?? (await stack.getConfig(`${NS}:targetCommit`)).value;
-    const stages = o.commit ? o.stages : prior?.stages ?? o.stages;
-    const say = (line: string) => process.stdout.write(`rollout: ${line}\n`);
-    // The one secret the driver needs; it goes to the receiver only.
-    const notifyUrl = (await stack.getAllConfig())[`${NS}:notifyUrl`]?.value;
-    const notifier = new Notifier(notifyUrl, say);
-    const autopilot: Autopilot = {
-        stack: stackPort(stack, o),
-        report: { say, state: (s) => control.write(s), event: (e) => notifier.send(e) },
-        request: () => control.request(),
-        now: () => Date.now(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    };
-    const outcome = await driveRelease(release, stages, autopilot);
-    await notifier.settle(20000);
+    const ref = { stack: o.stack, dir: o.dir };
+    const stack = withMaskedOutputs(await LocalWorkspace.selectStack({ stackName: o.stack, workDir: o.dir }), ref);
+    const { release, stages } = o.commit ? { release: o.commit, stages: o.stages } : await resumeTarget(control, ref, o.stages);
+    const outcome = await runRelease({
+        stack, ref, control, release, stages,
+        up: async () => void (await stack.up({ onOutput: (out) => process.stdout.write(out), showSecrets: false })),
+        say: (line) => process.stdout.write(`rollout: ${line}\n`),
+    });
     return outcome.state === "complete" ? 0 : 1;
 }
 

@@ -8,6 +8,9 @@ import { AutopilotState, Request } from "./autopilot";
  * (with its pid: the one driver of the stack while that process lives); the operator writes
  * a request (run, pause, abort), which the driver reads between stages and while it waits.
  */
+/** What the state file says: the autopilot's state, its driver's pid and whether it still runs. */
+export type DriverState = AutopilotState & { pid: number; at: string; alive: boolean };
+
 export class RolloutControl {
     private readonly stateFile: string;
     private readonly requestFile: string;
@@ -20,7 +23,7 @@ export class RolloutControl {
     }
 
     /** The driver's last state, and whether its process still runs. */
-    read(): (AutopilotState & { pid: number; at: string; alive: boolean }) | undefined {
+    read(): DriverState | undefined {
         try {
             const s = JSON.parse(fs.readFileSync(this.stateFile, "utf8"));
             return { ...s, alive: s.state !== "stopped" && s.state !== "complete" && isAlive(s.pid) };

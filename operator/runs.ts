@@ -1,11 +1,12 @@
 import { ConcurrentUpdateError, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseStageRequest } from "../config/config";
-import { VERSION_TYPE } from "../providers/types";
+import { VERSION_TYPE } from "../config/resourceTypes";
 import { ledgerFromOutputs } from "../stages/ledger";
 import { planStage } from "../stages/plan";
 import { FleetView, fleetView } from "./fleetView";
 import { PageEvent, pageEventsOf } from "./engineEvents";
-import { StackRef, pulumiCliAsync } from "./stackAccess";
+import { DriverState, RolloutControl } from "./rolloutControl";
+import { StackRef, plainConfig, pulumiCliAsync, withMaskedOutputs } from "./stackAccess";
 
 /**
  * The console's side of the stack: reads its outputs and runs one preview / up / refresh
@@ -44,13 +45,13 @@ export class FleetRuns {
     private stack?: Stack;
     private running?: RunState;
     private listeners = new Set<(e: PageEvent) => void>();
-    /** The stack's config as last read (kept in this process only; never served). */
-    private config: Record<string, { value: string }> = {};
 
-    constructor(private readonly where: { stackName: string; workDir: string; envVars: Record<string, string> }, private readonly tags: Record<string, string> = {}) {}
+    constructor(private readonly where: { stackName: string; workDir: string; envVars: Record<string, string> }, private readonly tags: Record<string, string> = {},
+        /** The stack's autopilot control: while a driver lives, it alone starts runs. */
+        private readonly control?: RolloutControl) {}
 
-    private async open(): Promise<Stack> {
-        this.stack ??= await LocalWorkspace.selectStack({ stackName: this.where.stackName, workDir: this.where.workDir }, { envVars: this.where.envVars });
+    async open(): Promise<Stack> {
+        this.stack ??= withMaskedOutputs(await LocalWorkspace.selectStack({ stackName: this.where.stackName, workDir: this.where.workDir }, { envVars: this.where.envVars }), this.ref);
         return this.stack;
     }
 
@@ -59,7 +60,8 @@ export class FleetRuns {
         return () => this.listeners.delete(fn);
     }
 
-    private emit(e: PageEvent): void {
+    /** Sends an event to every open page. */
+    emit(e: PageEvent): void {
         if (e.kind === "host" && e.phase === "done" && this.running) this.running.done++;
         this.listeners.forEach((fn) => fn(e));
     }
@@ -68,7 +70,7 @@ export class FleetRuns {
         return this.running;
     }
 
-    private get ref(): StackRef {
+    get ref(): StackRef {
         return { stack: this.where.stackName, dir: this.where.workDir, env: { ...process.env, ...this.where.envVars } };
     }
 
@@ -77,10 +79,8 @@ export class FleetRuns {
         return { fleet: o.fleet, rollout: o.rollout };
     }
 
-    /** The stack's plain config values (secret ones are not read at all). */
-    private async plainConfig(): Promise<Record<string, string>> {
-        const all = JSON.parse((await pulumiCliAsync(["config", "--json"], this.ref)) || "{}") as Record<string, { value?: string; secret?: boolean }>;
-        return Object.fromEntries(Object.entries(all).filter(([, v]) => !v.secret && typeof v.value === "string").map(([k, v]) => [k, v.value!]));
+    private plainConfig(): Promise<Record<string, string>> {
+        return plainConfig(this.ref);
     }
 
     /** Host → update marker, as the last `pulumi refresh` recorded it in each version record. */
@@ -95,15 +95,14 @@ export class FleetRuns {
         return out;
     }
 
-    async view(): Promise<FleetView & { running?: RunState }> {
+    async view(): Promise<FleetView & { running?: RunState; autopilot?: DriverState }> {
         const [outputs, markers] = await Promise.all([this.outputs(), this.markers()]);
-        return { ...fleetView(outputs, this.tags, markers), running: this.running };
+        return { ...fleetView(outputs, this.tags, markers), running: this.running, autopilot: this.control?.read() };
     }
 
     /** The commit and percentage the action asks for, checked with the program's messages (throws ConfigError). */
     private async stageOf(a: Action): Promise<{ targetCommit: string; rolloutPercent: number }> {
         const cfg = await this.plainConfig();
-        this.config = Object.fromEntries(["targetCommit", "rolloutPercent", "hosts"].filter((k) => cfg[`${NS}:${k}`] !== undefined).map((k) => [`${NS}:${k}`, { value: cfg[`${NS}:${k}`] }]));
         // A retry is of the stage the stack records (not of whatever the config asks for now).
         const recorded = a.kind === "retry" ? ledgerFromOutputs(undefined, (await this.outputs()).rollout).rollout : undefined;
         const now = { commit: recorded?.release ?? cfg[`${NS}:targetCommit`] ?? "", percent: String(recorded?.percent ?? cfg[`${NS}:rolloutPercent`] ?? "") };
@@ -117,14 +116,14 @@ export class FleetRuns {
         const out = await this.outputs();
         const ledger = ledgerFromOutputs(out.fleet, out.rollout);
         // Before its first stage a stack has no outputs: its hosts are the ones in its config.
-        const configured = () => {
+        const configured = async () => {
             try {
-                return (JSON.parse(this.config[`${NS}:hosts`]?.value ?? "[]") as { name?: string }[]).map((h) => String(h.name));
+                return (JSON.parse((await this.plainConfig())[`${NS}:hosts`] ?? "[]") as { name?: string }[]).map((h) => String(h.name));
             } catch {
                 return [];
             }
         };
-        const hostNames = Object.keys(ledger.hosts).length ? Object.keys(ledger.hosts) : configured();
+        const hostNames = Object.keys(ledger.hosts).length ? Object.keys(ledger.hosts) : await configured();
         const plan = planStage({ hostNames, target: stage.targetCommit, percent: stage.rolloutPercent, ledger, overrideHalt: true });
         return plan.cohort.filter((n) => plan.hosts[n].fresh).length;
     }
@@ -134,9 +133,7 @@ export class FleetRuns {
      * caller can answer 202 or 409. The run goes on; its events reach the subscribers.
      */
     async start(a: Action): Promise<RunState> {
-        if (this.running) {
-            throw new Busy(`a ${this.running.action} started at ${this.running.startedAt} is still running; one run at a time`);
-        }
+        this.refuseWhileBusy();
         const state: RunState = { action: a.kind, startedAt: new Date().toISOString(), total: 0, done: 0 };
         this.running = state;
         try {
@@ -148,6 +145,38 @@ export class FleetRuns {
             this.running = undefined;
             throw e;
         }
+    }
+
+    /** A run is refused while another runs, and while an autopilot drives the stack (it alone starts stages then). */
+    private refuseWhileBusy(): void {
+        if (this.running) {
+            throw new Busy(`a ${this.running.action} started at ${this.running.startedAt} is still running; one run at a time`);
+        }
+        const driver = this.control?.read();
+        if (driver?.alive) {
+            throw new Busy(`the autopilot (pid ${driver.pid}) is ${driver.state} on release ${driver.release.slice(0, 12)}: pause or abort it first`);
+        }
+    }
+
+    /**
+     * One stage of the console's autopilot: `up` of the stage the config already asks for
+     * (the autopilot set it and puts it back if nothing ran), with the page's live events.
+     * Rejects with the engine's error as `stack.up` does.
+     */
+    async runStage(stage: { targetCommit: string; rolloutPercent: number }): Promise<void> {
+        if (this.running) throw new Busy(`a ${this.running.action} started at ${this.running.startedAt} is still running; one run at a time`);
+        const state: RunState = { action: "rollout", startedAt: new Date().toISOString(), total: 0, done: 0, release: stage.targetCommit, percent: stage.rolloutPercent };
+        this.running = state;
+        try {
+            state.total = await this.planned(stage);
+            const stack = await this.open();
+            this.emit({ kind: "run", state: "started", action: state.action, total: state.total });
+            await stack.up({ onEvent: (e) => pageEventsOf(e).forEach((p) => this.emit(p)), showSecrets: false });
+        } catch (e) {
+            await this.finish({ kind: "rollout" }, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message);
+            throw e;
+        }
+        await this.finish({ kind: "rollout" }, "finished", "");
     }
 
     private async launch(a: Action, stage: { targetCommit: string; rolloutPercent: number } | undefined, state: RunState): Promise<RunState> {
@@ -164,7 +193,7 @@ export class FleetRuns {
             pageEventsOf(e).forEach((p) => this.emit(p));
         };
         this.emit({ kind: "run", state: "started", action: a.kind, total: state.total });
-        const run = a.kind === "preview" ? stack.preview({ onEvent }) : a.kind === "refresh" ? stack.refresh({ onEvent }) : stack.up({ onEvent });
+        const run = a.kind === "preview" ? stack.preview({ onEvent }) : a.kind === "refresh" ? stack.refresh({ onEvent, showSecrets: false }) : stack.up({ onEvent, showSecrets: false });
         // A preview asks "what if", and a run that did not happen changed nothing: either
         // puts the stack's config back before the run is reported done.
         const restore = async () => {
@@ -193,7 +222,7 @@ export class FleetRuns {
         return state;
     }
 
-    private async finish(a: Action, state: "finished" | "failed" | "refused", message: string): Promise<void> {
+    private async finish(a: { kind: string }, state: "finished" | "failed" | "refused", message: string): Promise<void> {
         this.running = undefined;
         // The engine's own text ends with its diagnostics; the page already has them as events.
         const brief = message.split("\n").find((l) => /error: /.test(l))?.replace(/^.*?error: /, "") ?? message.split("\n")[0];

@@ -1,5 +1,6 @@
 import * as path from "path";
 import { execFile, spawnSync } from "child_process";
+import type { Stack } from "@pulumi/pulumi/automation";
 
 /**
  * How the operator tools (status CLI, console) reach a stack: the `pulumi` CLI on PATH,
@@ -91,4 +92,24 @@ export function tagsOf(repo: string | undefined): Record<string, string> {
         }
     }
     return tags;
+}
+
+/** The stack's plain config values (secret ones are listed without a value and left out: nothing is decrypted). */
+export async function plainConfig(ref: StackRef): Promise<Record<string, string>> {
+    const all = JSON.parse((await pulumiCliAsync(["config", "--json"], ref)) || "{}") as Record<string, { value?: string; secret?: boolean }>;
+    return Object.fromEntries(Object.entries(all).filter(([, v]) => !v.secret && typeof v.value === "string").map(([k, v]) => [k, v.value!]));
+}
+
+/**
+ * The Automation API's `up` ends by reading the stack's outputs with --show-secrets (and its
+ * last history entry, decrypted unless told `showSecrets: false`). The operator tools never
+ * need a secret output, so their stacks read outputs masked: a secret one is "[secret]".
+ * Every up/preview/refresh they run also passes `showSecrets: false`.
+ */
+export function withMaskedOutputs(stack: Stack, ref: StackRef): Stack {
+    stack.outputs = async () => {
+        const masked = JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], ref)) || "{}") as Record<string, unknown>;
+        return Object.fromEntries(Object.entries(masked).map(([k, value]) => [k, { value, secret: value === "[secret]" }]));
+    };
+    return stack;
 }

@@ -2,7 +2,8 @@ import { SshError, withSsh } from "../lifecycle/ssh";
 import { describeError, STEP_INTERRUPTED } from "../lifecycle/hostOps";
 import { FleetProviderConfig, readProviderConfig, sshTarget } from "./providerConfig";
 import { lineSplitter, sendStatus } from "./engineStatus";
-import { STEP_TYPE, StepSpec, VPS_TYPE } from "./types";
+import { STEP_TYPE, VPS_TYPE } from "../config/resourceTypes";
+import { StepSpec } from "./types";
 
 /**
  * The fleet's own update step over ssh2 with the pinned host key (stepRunner ssh2), for

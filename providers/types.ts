@@ -33,8 +33,3 @@ export interface VersionSpec {
 
 /** The version record's outputs: its spec and the VPS's version fields. */
 export type VersionState = { spec: VersionSpec; serviceState: string; /** The update marker as `refresh` found it (JSON), when present. */ marker?: string } & Omit<HostRecord, "attempt" | "managed">;
-
-/** Pulumi type tokens of the resources a status line can be about. */
-export const VPS_TYPE = "rachel-fleet:fleet:Vps";
-export const STEP_TYPE = "pulumi-nodejs:dynamic/rachel-fleet:RemoteStep";
-export const VERSION_TYPE = "pulumi-nodejs:dynamic/rachel-fleet:VpsVersion";

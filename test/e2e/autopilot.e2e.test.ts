@@ -10,6 +10,8 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { AddressInfo } from "net";
 import { LabStatus } from "../../lab/labStatus";
 import { REPO_ROOT } from "../../lab/paths";
+import * as yaml from "js-yaml";
+import { cohortFor } from "../../stages/cohort";
 import { hostTruth } from "../lab/hostTruth";
 import { TestStack, labStackSuite, runLog } from "./stackHarness";
 
@@ -175,5 +177,32 @@ describe("the autopilot: npm run rollout under the real engine (20-host lab)", f
             const n = (await runOnHost(h, `ls ~/.rachel-fleet/attempts | grep -c '^${sha("v1").slice(0, 12)}-'`)).stdout.trim();
             assert.strictEqual(n, "1", `${h.name} has ${n} attempts of v1`);
         }
+    });
+
+    it("a fleet grown from 10 to 17 hosts between 10% and 50% advances; the new hosts join the 50% cohort", async () => {
+        received.length = 0;
+        const file = path.join(t.dir, "Pulumi.autopilot.yaml");
+        const setHosts = (n: number) => {
+            const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+            doc.config["rachel-fleet:hosts"] = status.hosts.slice(0, n);
+            fs.writeFileSync(file, yaml.dump(doc));
+        };
+        const names = (n: number) => status.hosts.slice(0, n).map((h) => h.name);
+        const before = new Map(await Promise.all(status.hosts.map(async (h) => [h.name, (await hostTruth(h)).head] as const)));
+        setHosts(10);
+        const first = await finished(rollout("--commit", sha("v3"), "--to", "10"));
+        assert.strictEqual(first.code, 0, first.out.slice(-3000));
+        setHosts(17);
+        const second = await finished(rollout("--commit", sha("v3"), "--stages", "10,50"));
+        assert.strictEqual(second.code, 0, second.out.slice(-3000));
+        assert.match(second.out, /release [0-9a-f]{12} is at 50%: complete/);
+        assert.doesNotMatch(second.out, /Refusing to advance/);
+        const cohort = cohortFor(50, names(17), sha("v3"));
+        assert.ok(cohort.some((n) => !names(10).includes(n)), `no new host is in the 50% cohort ${cohort.join(",")}`);
+        for (const h of status.hosts) {
+            const want = cohort.includes(h.name) ? sha("v3") : before.get(h.name);
+            assert.strictEqual((await hostTruth(h)).head, want, `${h.name} (${cohort.includes(h.name) ? "in" : "outside"} the 50% cohort of 17${names(17).includes(h.name) ? "" : ", not in the stack"})`);
+        }
+        assert.deepStrictEqual(received.map((n) => `${n.event}@${n.stage}`), ["stage done@10", "release complete@10", "stage done@50", "release complete@50"]);
     });
 });

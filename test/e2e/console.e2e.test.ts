@@ -253,6 +253,68 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         }
     });
 
+    it("Start release runs v3 through 10 → 50 → 100 by itself: live hosts, a pause holds it after the running stage, the bake counts down, the timeline lists each stage", async () => {
+        await t.stack.setConfig("rachel-fleet:bakeSeconds", { value: "8" });
+        const autopilotText = () => page.$eval("#autopilot", (x) => x.textContent ?? "");
+        const waitAutopilot = (re: RegExp, timeout = 300000) => page.waitForFunction((src) => new RegExp(src).test(document.querySelector("#autopilot")?.textContent ?? ""), { timeout, polling: 100 }, re.source);
+        const [canary] = cohortFor(10, names(), sha("v3"));
+        await page.$eval("#commit", (i) => ((i as HTMLInputElement).value = ""));
+        await page.type("#commit", sha("v3"));
+        await page.click("#btn-autopilot");
+        await waitAutopilot(/^autopilot: running the 10% stage$/);
+        // A second trigger while it drives: refused, naming the driver.
+        const second = await api("POST", "/api/rollout/start", { commit: sha("v3") });
+        assert.strictEqual(second.status, 409);
+        assert.match(JSON.parse(second.body).error, /^a release \(\w{12}\) is already being driven on this stack \(pid \d+, running\); pause, resume or abort it$/);
+        const advance = await api("POST", "/api/advance", { percent: 50 });
+        assert.deepStrictEqual([advance.status, JSON.parse(advance.body).error], [409, JSON.parse(advance.body).error]);
+        await page.click("#btn-pause");
+        await waitStatus(canary, "success");
+        await waitAutopilot(/^autopilot: paused before the 50% stage$/);
+        await shot("6-autopilot-paused");
+        // Held: the bake is long over, and no 50% stage starts while paused.
+        await new Promise((r) => setTimeout(r, 10000));
+        assert.strictEqual(await autopilotText(), "autopilot: paused before the 50% stage");
+        assert.strictEqual((await t.stack.outputs()).rollout.value.percent, 10, "a paused release advanced");
+        const running = await Promise.all(status.hosts.map((h) => hostTruth(h)));
+        assert.deepStrictEqual(running.filter((x) => x.head === sha("v3")).length, 1, "only the canary runs v3 while paused");
+        await page.click("#btn-resume");
+        await waitAutopilot(/^autopilot: running the 50% stage$/);
+        // After the 50% stage the bake holds the 100% stage, with its countdown on the indicator.
+        await waitAutopilot(/^autopilot: waiting for the bake: 0:0[1-8] left before the 100% stage$/);
+        await shot("7-autopilot-bake");
+        await waitAutopilot(/^autopilot: complete: release \w{12} is at 100%: complete$/);
+        await idle();
+        await shot("8-autopilot-complete");
+        const lines = await page.$$eval("#timeline li", (li) => li.map((l) => l.textContent ?? ""));
+        assert.strictEqual(lines.length, 3, lines.join("\n"));
+        const want = [10, 50, 100].map((p) => new RegExp(`^${p}%  \\d\\d:\\d\\d:\\d\\d → \\d\\d:\\d\\d:\\d\\d  stage done: (\\d+)/\\1 succeeded, 0 rolled back, 0 failed$`));
+        lines.forEach((l, i) => assert.match(l, want[i]));
+        assert.deepStrictEqual(await page.$$eval("#stages span.done", (x) => x.map((s) => s.textContent)), ["10%", "50%", "100%"]);
+        for (const h of status.hosts) {
+            assert.strictEqual((await hostTruth(h)).head, sha("v3"), `${h.name} after the release`);
+        }
+        await assertStatusTable(/rollout: release (\S+ )?\w{12} at 100%: \d+\/\d+ hosts succeeded\./);
+    });
+
+    it("abort stops a release before its next stage; no further stage runs", async () => {
+        const [canary] = cohortFor(10, names(), sha("v2"));
+        await page.$eval("#commit", (i) => ((i as HTMLInputElement).value = ""));
+        await page.type("#commit", sha("v2"));
+        await page.click("#btn-autopilot");
+        await page.waitForFunction(() => /^autopilot: running the 10% stage$/.test(document.querySelector("#autopilot")?.textContent ?? ""), { timeout: 60000, polling: 100 });
+        await page.click("#btn-abort");
+        await page.waitForFunction(() => /^autopilot: stopped: aborted by the operator before the 50% stage/.test(document.querySelector("#autopilot")?.textContent ?? ""), { timeout: 300000, polling: 100 });
+        await shot("9-autopilot-aborted");
+        await new Promise((r) => setTimeout(r, 3000));
+        const out = (await t.stack.outputs()).rollout.value;
+        assert.deepStrictEqual([out.release, out.percent], [sha("v2"), 10], "the aborted release went past its running stage");
+        const heads = await Promise.all(status.hosts.map(async (h) => [h.name, (await hostTruth(h)).head] as const));
+        assert.deepStrictEqual(heads.filter(([, head]) => head === sha("v2")).map(([n]) => n), [canary]);
+        assert.ok(heads.every(([, head]) => head === sha("v2") || head === sha("v3")), "a host ended between versions");
+        assert.strictEqual((await page.$$eval("#timeline li", (li) => li.map((l) => l.textContent ?? ""))).length, 1);
+    });
+
     it("never sends key material or the passphrase: page, API answers, event stream and server log", async () => {
         const key = fs.readFileSync(status.privateKeyPath, "utf8");
         const keyBody = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
@@ -267,12 +329,11 @@ describe("the operator's console and status table (10-host lab, real engine, rea
             assert.ok(!text.includes(c.token), `the console token is in #${i}`);
         }
         assert.ok(serverLog.some((l) => /^POST \/api\/release 202$/.test(l)) && serverLog.some((l) => /^GET \/ 401$/.test(l)), serverLog.join("\n"));
-        // The console's own reads (the view, the config, the state) never ask for secrets. (The
-        // Automation API's up still reads the outputs with --show-secrets after each run: not the
-        // console's call, and not yet replaced.)
-        const own = pulumiCalls().split("\n").filter((l) => /^(config|stack export|stack output --json --stack)/.test(l));
-        assert.ok(own.some((l) => l.startsWith("stack output --json")) && own.some((l) => l.startsWith("config --json")), `the wrapper saw none of the console's reads: ${pulumiCalls()}`);
-        assert.deepStrictEqual(own.filter((l) => /--show-secrets/.test(l)), [], "a read of the console's asked for secrets");
-        assert.doesNotMatch(pulumiCalls(), /^config( --json)? .*--show-secrets/m);
+        // Nothing the console ran (its reads, and the Automation API's runs and their ends) asked
+        // for secrets: no decrypted output, config or history ever reached this process.
+        const calls = pulumiCalls().split("\n").filter(Boolean);
+        assert.ok(calls.some((l) => l.startsWith("stack output --json")) && calls.some((l) => l.startsWith("config --json")) && calls.some((l) => l.startsWith("up ")),
+            `the wrapper saw none of the console's reads and runs: ${pulumiCalls()}`);
+        assert.deepStrictEqual(calls.filter((l) => /--show-secrets/.test(l)), [], "a pulumi command of the console asked for secrets");
     });
 });

@@ -12,7 +12,7 @@ import { HostTruth, hostTruth } from "../lab/hostTruth";
 import { TestStack, labStackSuite, opsByHost, runLog } from "./stackHarness";
 import { endStackProcesses } from "../../lab/labProject";
 import { lab } from "../lab/labCli";
-import { VERSION_TYPE } from "../../providers/types";
+import { VERSION_TYPE } from "../../config/resourceTypes";
 
 
 describe("rollouts under the real Pulumi engine (10-host lab)", function () {

@@ -5,7 +5,8 @@
 import * as assert from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { Autopilot, AutopilotEvent, AutopilotState, Request, StackPort, driveRelease, nextStage } from "../../operator/autopilot";
+import { Autopilot, AutopilotEvent, AutopilotState, Request, StackPort, StagesError, driveRelease, nextStage, stagesOf } from "../../operator/autopilot";
+import { withTimeline } from "../../operator/timeline";
 import { Notifier } from "../../operator/notify";
 import { HostRecord, RolloutSummary } from "../../stages/ledger";
 
@@ -256,6 +257,39 @@ describe("notifyUrl in stack config", () => {
         assert.doesNotThrow(() => parse("https://hooks.example.org/T0/B1/s3cret", true));
         for (const [url, secret, why] of [["https://hooks.example.org/T0/B1/s3cret", false, /is stored in plaintext; it may carry a token/], ["ftp://s3cret@example.org/", true, /is not an http\(s\) URL/], ["s3cret", true, /is not an http\(s\) URL/]] as const) {
             assert.throws(() => parse(url, secret), (e: Error) => why.test(e.message) && !e.message.includes("s3cret") && /Fix: pulumi config set --secret rachel-fleet:notifyUrl/.test(e.message));
+        }
+    });
+});
+
+describe("the stage timeline and the stages a release runs", () => {
+    it("records when each stage started and ended and how; a resumed driver keeps the stages already run", async () => {
+        const clock = { t: Date.parse("2026-11-30T08:00:00Z") };
+        const stack = new FakeStack(clock, 60);
+        stack.failAt[100] = "refuse";
+        const p = pilot(stack, clock);
+        const timed = withTimeline(p.a.report, [], () => new Date(clock.t));
+        await driveRelease(R, [10, 50, 100], { ...p.a, report: timed });
+        assert.deepStrictEqual(timed.timeline.map((l) => [l.percent, l.outcome, l.summary]), [
+            [10, "stage done", "1/1 succeeded, 0 rolled back, 0 failed"],
+            [50, "stage done", "5/5 succeeded, 0 rolled back, 0 failed"],
+            [100, "advance refused", `release ${R.slice(0, 12)} stays at 50%: the re-check of release ${R.slice(0, 12)} before 100% found: vps-0 crash-loops. Refusing to advance to 100%; no host was touched.`],
+        ]);
+        assert.ok(timed.timeline.every((l) => l.endedAt && l.endedAt >= l.startedAt));
+        assert.ok(Date.parse(timed.timeline[1].startedAt) - Date.parse(timed.timeline[0].endedAt!) >= 60_000, "the bake lies between two stages");
+        assert.deepStrictEqual(p.states.at(-1)!.timeline?.length, 3, "the last state carries the timeline");
+        // A driver that resumes the release starts from the lines it was given.
+        const resumed = withTimeline(p.a.report, timed.timeline.slice(0, 2));
+        resumed.state({ state: "running", release: R, stage: 100, stages: [10, 50, 100], message: "" });
+        assert.deepStrictEqual(resumed.timeline.map((l) => [l.percent, l.outcome ?? "running"]), [[10, "stage done"], [50, "stage done"], [100, "running"]]);
+    });
+
+    it("stages are rising whole percentages; --to cuts them; anything else is refused with an example", () => {
+        assert.deepStrictEqual(stagesOf(undefined), [10, 50, 100]);
+        assert.deepStrictEqual(stagesOf("5,25,100"), [5, 25, 100]);
+        assert.deepStrictEqual(stagesOf(undefined, 50), [10, 50]);
+        assert.deepStrictEqual(stagesOf(undefined, 30), [10, 30]);
+        for (const bad of ["50,10", "10,10,100", "0,100", "10,abc", "10.5,100", "10,101"]) {
+            assert.throws(() => stagesOf(bad), (e: Error) => e instanceof StagesError && e.message === `the stages must be rising whole percentages from 1 to 100 (got ${bad.split(",").map(Number).join(",")}); e.g. 10,50,100`, bad);
         }
     });
 });
