@@ -2,6 +2,7 @@ import { parseEnv } from "./env";
 import { ConfigError, Fail, redacted } from "./errors";
 import { parseHetzner } from "./hetzner";
 import { parseConfigHosts, readInventoryFile } from "./hosts";
+import { inShard, shardOfStack } from "./shards";
 import { AppSettings, DEFAULTS, FleetConfig, HetznerSettings, HostSpec, KNOWN_KEYS, ParseContext, RawConfig, StepRunner } from "./types";
 
 /** Characters that make a shell do something other than read a word (lifecycle/shellQuote.ts quotes as well). */
@@ -29,7 +30,10 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     checkFleetMembers(ctx.ns, hosts, hetzner, sshPrivateKey);
     const env = parseFleetEnv(raw.env, ctx.ns);
     checkNotifyUrl(raw.notifyUrl, ctx);
-    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env };
+    // Names are unique across the whole fleet (checked above); this stack keeps its shard's.
+    const shard = shardOfStack(ctx.stackName ?? "", r.int("shards", DEFAULTS.shards, 1, 1000, "4"), ctx.ns);
+    const sharded = shard && { hosts: inShard(hosts, shard), hetzner: hetzner && { ...hetzner, servers: inShard(hetzner.servers, shard) } };
+    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env, ...sharded, ...(shard ? { shard } : {}) };
 }
 
 /**

@@ -30,7 +30,7 @@ export function loadFleetConfig(): FleetConfig {
     }
     assertHostKeysEncrypted(ns);
     warnIfConfigNearArgLimit(ns);
-    const cfg = parseFleetConfig(raw, { ns, secretKeys, readInventory: (file) => readInventory(ns, file) });
+    const cfg = parseFleetConfig(raw, { ns, secretKeys, stackName: pulumi.getStack(), readInventory: (file) => readInventory(ns, file) });
     warnIfRoot(ns, cfg);
     return cfg;
 }

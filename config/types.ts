@@ -1,4 +1,5 @@
 import type { EnvVars } from "./env";
+import type { ShardOfStack } from "./shards";
 
 /** One VPS of the static inventory (`rachel-fleet:hosts`). */
 export interface HostSpec {
@@ -77,6 +78,8 @@ export interface FleetConfig {
     /** Environment every VPS gets; a VPS's own `env` overrides it name by name. */
     env: EnvVars;
     hetzner?: HetznerSettings;
+    /** The shard this stack runs when the fleet is split over several stacks (its hosts and servers are that shard's only). */
+    shard?: ShardOfStack;
 }
 
 /** Every key the program reads, with the default the schema in Pulumi.yaml documents. */
@@ -109,6 +112,8 @@ export const DEFAULTS = {
     keepReleases: 3,
     stepRunner: "command",
     inventoryFile: "",
+    // One stack. More: the stacks <stack>-s00 … (config/shards.ts).
+    shards: 1,
 };
 
 export const KNOWN_KEYS = [
@@ -133,4 +138,6 @@ export interface ParseContext {
     readInventory?: (file: string) => string;
     /** Keys (without namespace) whose value is a config secret. */
     secretKeys: ReadonlySet<string>;
+    /** The stack's name: which shard it runs when the fleet has several (config/shards.ts). */
+    stackName?: string;
 }

@@ -29,6 +29,8 @@ export interface FakeFleet {
     /** Filled with the environment file each host's prepare delivered. */
     delivered?: Record<string, string>;
     preview?: boolean;
+    /** The stack's name (default dev): a shard's name picks its hosts. */
+    stackName?: string;
     /** Per host, how the promotion re-check finds it (others: as their verify left them). */
     recheck?: Record<string, Partial<RecheckReading>>;
     /** Filled in: the hosts the program re-checked, in order. */
@@ -111,7 +113,7 @@ export async function runProgram(config: Record<string, string>, fake: FakeFleet
             },
         },
         PROJECT,
-        "dev",
+        fake.stackName ?? "dev",
         fake.preview ?? false,
         "organization",
     );
