@@ -1,7 +1,6 @@
 import { Ledger, RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
 import { bakeStartedAt } from "../stages/gate";
 import { describeVerdict } from "../stages/verdict";
-import type { StageLine } from "./timeline";
 
 /**
  * The autopilot: one release through its stages (10 → 50 → 100 %), each stage an ordinary
@@ -51,6 +50,16 @@ export interface AutopilotState {
     bakeEndsAt?: string;
     /** The stages run so far (operator/timeline.ts). */
     timeline?: StageLine[];
+}
+
+/** One stage of a release as it ran (kept by operator/timeline.ts). */
+export interface StageLine {
+    percent: number;
+    startedAt: string;
+    endedAt?: string;
+    outcome?: AutopilotEvent["event"];
+    /** A stage that ran: e.g. "5/5 succeeded, 0 rolled back, 0 failed"; one that did not: why. */
+    summary?: string;
 }
 
 export interface AutopilotEvent {

@@ -1,4 +1,4 @@
-import { AutopilotEvent, AutopilotState, Reporter } from "./autopilot";
+import { AutopilotEvent, AutopilotState, Reporter, StageLine } from "./autopilot";
 
 /**
  * A release's stage timeline: when each stage started and ended, and how. The autopilot says
@@ -6,14 +6,6 @@ import { AutopilotEvent, AutopilotState, Reporter } from "./autopilot";
  * list that rides along with the autopilot's state (the state file, the console), so a
  * resumed driver or a page opened later shows the stages already run.
  */
-export interface StageLine {
-    percent: number;
-    startedAt: string;
-    endedAt?: string;
-    outcome?: AutopilotEvent["event"];
-    /** A stage that ran: e.g. "5/5 succeeded, 0 rolled back, 0 failed"; one that did not: why. */
-    summary?: string;
-}
 
 export function withTimeline(base: Reporter, prior: StageLine[], now: () => Date = () => new Date()): Reporter & { timeline: StageLine[] } {
     const timeline = prior.map((l) => ({ ...l }));
