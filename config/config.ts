@@ -3,7 +3,7 @@ import { ConfigError, Fail, redacted } from "./errors";
 import { parseHetzner } from "./hetzner";
 import { parseConfigHosts, readInventoryFile } from "./hosts";
 import { inShard, shardOfStack } from "./shards";
-import { AppSettings, DEFAULTS, FleetConfig, HetznerSettings, HostSpec, KNOWN_KEYS, ParseContext, RawConfig, StepRunner } from "./types";
+import { AppSettings, DEFAULTS, FleetConfig, FleetHalt, HetznerSettings, HostSpec, KNOWN_KEYS, ParseContext, RawConfig, StepRunner } from "./types";
 
 /** Characters that make a shell do something other than read a word (lifecycle/shellQuote.ts quotes as well). */
 const SHELL_META = /[\s'"`$\\;&|<>(){}*?!#~\[\]]/;
@@ -11,7 +11,7 @@ const SHELL_META = /[\s'"`$\\;&|<>(){}*?!#~\[\]]/;
 // The rest of the program imports the config's types from here; each lives in the file named.
 export { ConfigError, redacted } from "./errors";
 export { DEFAULTS, KNOWN_KEYS } from "./types";
-export type { AppSettings, FleetConfig, HetznerServerSpec, HetznerSettings, HostSpec, ParseContext, RawConfig, StepRunner } from "./types";
+export type { AppSettings, FleetConfig, FleetHalt, HetznerServerSpec, HetznerSettings, HostSpec, ParseContext, RawConfig, StepRunner } from "./types";
 
 /** Validates the whole stack config; throws ConfigError on the first problem. */
 export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig {
@@ -33,7 +33,8 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     // Names are unique across the whole fleet (checked above); this stack keeps its shard's.
     const shard = shardOfStack(ctx.stackName ?? "", r.int("shards", DEFAULTS.shards, 1, 1000, "4"), ctx.ns);
     const sharded = shard && { hosts: inShard(hosts, shard), hetzner: hetzner && { ...hetzner, servers: inShard(hetzner.servers, shard) } };
-    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env, ...sharded, ...(shard ? { shard } : {}) };
+    const fleetHalt = parseFleetHalt(raw.fleetHalt, ctx.ns);
+    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env, ...sharded, ...(shard ? { shard } : {}), ...(fleetHalt ? { fleetHalt } : {}) };
 }
 
 /**
@@ -208,6 +209,21 @@ function parseFleetEnv(raw: string | undefined, ns: string) {
         throw new ConfigError(`${ns}:env must be a map of variable names to values set with --path, not a plain string (value not shown). Fix: pulumi config rm ${ns}:env, then ${fix("TELEGRAM_BOT_TOKEN")}`);
     }
     return parseEnv(value, `${ns}:env`, fix);
+}
+
+/** The fleet driver's halt record (written by npm run fleet, not by hand). */
+function parseFleetHalt(raw: string | undefined, ns: string): FleetHalt | undefined {
+    if (raw === undefined || raw === "") return undefined;
+    let v: Partial<FleetHalt> | undefined;
+    try {
+        v = JSON.parse(raw);
+    } catch {
+        v = undefined;
+    }
+    if (!v || typeof v.release !== "string" || typeof v.percent !== "number" || typeof v.reason !== "string") {
+        throw new ConfigError(`${ns}:fleetHalt is not the fleet driver's record ({release, percent, reason}); got ${redacted(raw)}. Fix: npm run fleet writes it; to lift a fleet's halt, pulumi config rm ${ns}:fleetHalt on the fleet's stack and run npm run fleet again`);
+    }
+    return { release: v.release, percent: v.percent, reason: v.reason };
 }
 
 function parseSshPrivateKey(raw: RawConfig, ctx: ParseContext): string | undefined {

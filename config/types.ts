@@ -80,6 +80,16 @@ export interface FleetConfig {
     hetzner?: HetznerSettings;
     /** The shard this stack runs when the fleet is split over several stacks (its hosts and servers are that shard's only). */
     shard?: ShardOfStack;
+    /** The fleet's verdict when its driver halted a release (npm run fleet): no shard advances it. */
+    fleetHalt?: FleetHalt;
+}
+
+/** A release the fleet's driver halted across every shard (set by npm run fleet as `fleetHalt`). */
+export interface FleetHalt {
+    release: string;
+    percent: number;
+    /** The fleet's verdict, in a sentence. */
+    reason: string;
 }
 
 /** Every key the program reads, with the default the schema in Pulumi.yaml documents. */
@@ -125,6 +135,7 @@ export const KNOWN_KEYS = [
     "hetzner",
     "env",
     "notifyUrl",
+    "fleetHalt",
     ...Object.keys(DEFAULTS).filter((k) => k !== "overrideHalt"),
 ];
 

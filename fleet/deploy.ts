@@ -117,7 +117,7 @@ export async function deployFleet(cfg: FleetConfig, members: FleetMember[], ledg
     const stackId = stackIdOf(ledger);
     const wanted = wantedDigests(cfg, members, stackId);
     const provisioned = members.filter((m) => m.provisioned).map((m) => m.name);
-    const input: StageInput = { hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted, provisioned };
+    const input: StageInput = { hostNames: members.map((m) => m.name), target: cfg.targetCommit, percent: cfg.rolloutPercent, ledger, overrideHalt: cfg.overrideHalt, envDigests: wanted, provisioned, fleetHalt: cfg.fleetHalt };
     const planned = planStage(input);
     planned.warnings.forEach((w) => pulumi.log.warn(w));
     // One plan: the gates look at the planned stage, and the plan takes what they found.

@@ -17,6 +17,8 @@ command -v nsenter >/dev/null || missing+=(util-linux)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 # The console's browser tests drive Debian's chromium (puppeteer-core downloads no browser).
 command -v chromium >/dev/null || missing+=(chromium)
+# The team-backend tests run Debian's PostgreSQL as the Pulumi state backend.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: need Debian packages ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2

@@ -55,6 +55,8 @@ export interface StageInput {
     provisioned?: readonly string[];
     /** What the promotion gates found (fleet/gates.ts), once they have looked. */
     gate?: GateFindings;
+    /** The fleet's halt when this stack is one shard of several (npm run fleet). */
+    fleetHalt?: { release: string; percent: number; reason: string };
 }
 
 /**
@@ -82,6 +84,12 @@ export function waysForward(percent: number): string {
 
 /** Refuses to advance a halted release unless the operator overrides. */
 export function assertMayAdvance(input: StageInput): string[] {
+    const fleet = input.fleetHalt;
+    if (fleet && fleet.release === input.target && input.percent > fleet.percent) {
+        const what = `the rollout of ${input.target.slice(0, 12)} is halted across the fleet: ${fleet.reason}`;
+        if (input.overrideHalt) return [`${what} Advancing to ${input.percent}% anyway because rachel-fleet:overrideHalt is true.`];
+        throw new RolloutRefused(`${what} Refusing to advance to ${input.percent}%; no host was touched. ${waysForward(fleet.percent)}`);
+    }
     const last = input.ledger.rollout;
     if (!last || !last.halted || last.release !== input.target || input.percent <= last.percent) {
         return [];

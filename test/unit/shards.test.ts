@@ -4,7 +4,7 @@
 import * as assert from "assert";
 import { ConfigError } from "../../config/config";
 import { inShard, shardOf, shardOfStack, shardStackName } from "../../config/shards";
-import { Registered, labConfig, runProgram, valueOf } from "./mockFleet";
+import { Registered, SHA_A, labConfig, runProgram, valueOf } from "./mockFleet";
 
 const names = (n: number, prefix = "vps") => Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(5, "0")}`);
 
@@ -57,5 +57,15 @@ describe("shards", () => {
         const registered: Registered[] = [];
         await assert.rejects(runProgram(config, { stackName: "dev", registered }), /rachel-fleet:shards is 3: this fleet runs as the stacks dev-s00 … dev-s02, and stack dev is none of them/);
         assert.ok(!registered.some((r) => r.type.includes("VpsVersion")), "a refused stack registered a VPS");
+    });
+
+    it("a fleet halt (npm run fleet's record) refuses any shard's advance of that release with the fleet's sentence; a retry or a new release goes on", async () => {
+        const reason = "release aaaaaaaaaaaa at 10% across 3 shards: 1/3 hosts succeeded; ROLLOUT HALTED, failed: vps-09 (dev-s00).";
+        const halt = JSON.stringify({ release: SHA_A, percent: 10, reason });
+        await assert.rejects(runProgram(labConfig(12, { shards: "3", fleetHalt: halt, rolloutPercent: "50" }), { stackName: "dev-s01" }),
+            (e: Error) => e.message.includes(`the rollout of aaaaaaaaaaaa is halted across the fleet: ${reason} Refusing to advance to 50%; no host was touched. To go on, either fix forward`));
+        await runProgram(labConfig(12, { shards: "3", fleetHalt: halt, rolloutPercent: "10" }), { stackName: "dev-s01" });
+        await runProgram(labConfig(12, { shards: "3", fleetHalt: halt.replace(SHA_A, "c".repeat(40)), rolloutPercent: "50" }), { stackName: "dev-s01" });
+        await assert.rejects(runProgram(labConfig(12, { shards: "3", fleetHalt: "halted" }), { stackName: "dev-s01" }), /rachel-fleet:fleetHalt is not the fleet driver's record/);
     });
 });
