@@ -1,7 +1,9 @@
 // npm run status -- [--stack NAME] [--dir PROJECT_DIR] [--repo APP_GIT_DIR] [--release VPS]
 import { StateResource, releaseCommand, resourcesOf } from "../fleet/deprovision";
-import { fleetView, formatFleetView } from "./fleetView";
-import { OperatorError, StackRef, parseOptions, pulumiCli, readStackOutputs, tagsOf } from "./stackAccess";
+import { waysForward } from "../stages/plan";
+import { FleetView, fleetView, formatFleetView } from "./fleetView";
+import { fleetOutputs, shardCount } from "./shardSet";
+import { OperatorError, PROJECT_DIR, StackRef, parseOptions, pulumiCli, readStackOutputs, tagsOf } from "./stackAccess";
 
 const USAGE = `usage: npm run status -- [--stack NAME] [--dir PROJECT_DIR] [--repo APP_GIT_DIR] [--release VPS]
   prints one row per VPS (phase of a provisioned one, current / previous / target version,
@@ -20,14 +22,25 @@ function releaseOf(name: string, opts: StackRef): string {
     return releaseCommand(name, state, opts.stack ?? pulumiCli(["stack", "--show-name"], opts).trim());
 }
 
-try {
+/** One stack's view; for a sharded fleet, every shard's in one table with one rollout line. */
+async function viewOf(opts: StackRef & { repo?: string }): Promise<FleetView> {
+    const tags = tagsOf(opts.repo);
+    const f = { stack: opts.stack ?? pulumiCli(["stack", "--show-name"], opts).trim(), dir: opts.dir ?? PROJECT_DIR, env: process.env };
+    if ((await shardCount(f)) === 1) return fleetView(readStackOutputs(opts), tags);
+    const { fleet, rollout, halt } = await fleetOutputs(f);
+    const view = fleetView({ fleet, rollout }, tags);
+    if (view.rollout && halt) Object.assign(view.rollout, { verdict: halt.reason, refusal: `${halt.reason} ${waysForward(halt.percent)}` });
+    return view;
+}
+
+(async () => {
     const opts = parseOptions(process.argv.slice(2), USAGE, ["release"]);
     if (opts.release) {
         process.stdout.write(`${releaseOf(opts.release, opts)}\n`);
     } else {
-        process.stdout.write(formatFleetView(fleetView(readStackOutputs(opts), tagsOf(opts.repo))));
+        process.stdout.write(formatFleetView(await viewOf(opts)));
     }
-} catch (e) {
+})().catch((e) => {
     process.stderr.write(`status: ${(e as Error).message}\n`);
     process.exit(e instanceof OperatorError ? 2 : 1);
-}
+});
