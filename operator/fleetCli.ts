@@ -111,9 +111,11 @@ async function up(f: Fleet, o: Options): Promise<number> {
         release: stage.targetCommit, percent: stage.rolloutPercent, threshold: stage.threshold, parallel: o.parallel, say,
         shards: shards.map((s, i) => shardRun(s, planned[i], stage, logDir)),
     });
-    if (outcome.halted) {
+    // A halt the stage found (a shard's verdict or re-check) holds every shard; a stage the
+    // programs refused (the fleet halted already, bad input) records nothing new.
+    if (outcome.halted && outcome.results.some((r) => r.outcome === "halted" || r.outcome === "refused")) {
         await recordFleetHalt(f, shards, { release: stage.targetCommit, percent: stage.rolloutPercent, reason: outcome.sentence });
-    } else if (!outcome.locked.length) {
+    } else if (!outcome.halted && !outcome.locked.length) {
         await recordFleetHalt(f, shards, undefined);
     }
     say(outcome.sentence);

@@ -8,7 +8,8 @@ import { describeVerdict } from "../stages/verdict";
  * fleet's: its hosts are a sample of the same release), a shard refused or failed, or the
  * stage's failures already exceed the fleet's budget (threshold × the hosts the stage plans
  * to update); the release is then halted for every shard. A shard locked by another update
- * (another operator's driver) runs nothing and halts nothing: the stage is incomplete.
+ * (another operator's driver) runs nothing and halts nothing, and no further shard starts:
+ * the stage is incomplete, to be run again once the other driver has finished.
  */
 
 export interface ShardRun {
@@ -54,7 +55,8 @@ export async function runFleetStage(s: FleetStage): Promise<FleetOutcome> {
     const results: ShardResult[] = [];
     const budget = s.threshold * s.shards.reduce((n, x) => n + x.planned, 0);
     const failures = () => results.reduce((n, r) => n + (r.rollout && ranThisStage(r, s) ? r.rollout.failed : 0), 0);
-    const stop = () => results.some((r) => r.outcome === "halted" || r.outcome === "refused" || r.outcome === "failed") || failures() > budget;
+    // A locked shard means another driver (another operator) runs the fleet: start no more either.
+    const stop = () => results.some((r) => r.outcome !== "ran") || failures() > budget;
     const queue = [...s.shards];
     const notStarted: string[] = [];
     const worker = async () => {
@@ -93,14 +95,14 @@ function judgeFleet(s: FleetStage, results: ShardResult[], notStarted: string[])
     const summary = combineRollouts(s.release, s.percent, s.threshold, ordered);
     const locked = ordered.filter((r) => r.outcome === "locked");
     const stopped = ordered.filter((r) => r.outcome === "refused" || r.outcome === "failed");
-    const halted = summary.halted || stopped.length > 0 || notStarted.length > 0;
+    const halted = summary.halted || stopped.length > 0 || (notStarted.length > 0 && locked.length === 0);
     const where = `release ${s.release.slice(0, 12)} at ${s.percent}% across ${s.shards.length} shard${s.shards.length === 1 ? "" : "s"}:`;
     // A stage that updated nothing (refused everywhere, or nothing started) says so rather than "0/0 hosts succeeded".
     const head = summary.attempted === 0 && halted ? `${where} no host was updated.` : describeVerdict({ ...summary, halted }).replace(`release ${s.release.slice(0, 12)} at ${s.percent}%:`, where);
     const parts = [head];
     for (const r of ordered.filter((x) => x.outcome === "halted" && !summary.halted && x.rollout)) parts.push(`${r.name} halted on its own verdict (${r.rollout!.failed}/${r.rollout!.attempted} failed).`);
     for (const r of stopped) parts.push(`${r.name}: ${r.message}`);
-    if (notStarted.length) parts.push(`Not started: ${notStarted.join(", ")} (the stage had already failed).`);
-    for (const r of locked) parts.push(`${r.name} did not run: ${r.message}`);
+    for (const r of locked) parts.push(`${r.name} did not run: ${r.message}.`);
+    if (notStarted.length) parts.push(`Not started: ${notStarted.join(", ")} (${halted ? "the stage had already failed" : "another update holds the fleet: run npm run fleet again once it has finished"}).`);
     return { summary: { ...summary, halted }, results: ordered, notStarted, locked, halted, sentence: parts.join(" ") };
 }

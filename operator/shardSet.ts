@@ -76,7 +76,8 @@ export async function recordFleetHalt(f: Fleet, shards: ShardStack[], halt: Flee
     for (const stack of new Set([f.stack, ...shards.map((s) => s.name)])) {
         const ref = refOf(f, stack);
         if (halt) await pulumiCliAsync(["config", "set", `${NS}:fleetHalt`, JSON.stringify(halt)], ref);
-        else if ((await plainConfig(ref))[`${NS}:fleetHalt`] !== undefined) await pulumiCliAsync(["config", "rm", `${NS}:fleetHalt`], ref);
+        // Unset, the key reads as its schema default "".
+        else if ((await plainConfig(ref))[`${NS}:fleetHalt`]) await pulumiCliAsync(["config", "rm", `${NS}:fleetHalt`], ref);
     }
 }
 

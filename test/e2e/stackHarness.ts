@@ -39,7 +39,7 @@ export interface TestStack {
  * PULUMI_HOME and passphrase, configured for the lab's hosts. Teardown removes
  * everything it made; call destroy() in `finally`/`after`.
  */
-export async function createTestStack(name: string, lab: LabStatus, config: Record<string, unknown>, opts: { pathPrefix?: string } = {}): Promise<TestStack> {
+export async function createTestStack(name: string, lab: LabStatus, config: Record<string, unknown>, opts: { pathPrefix?: string; backendUrl?: string } = {}): Promise<TestStack> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `rachel-fleet-e2e-${name}-`));
     const dir = path.join(root, "project");
     // providers/ is a copy, so a test can change the provider's code (see scenario 4b).
@@ -51,6 +51,7 @@ export async function createTestStack(name: string, lab: LabStatus, config: Reco
         ...pulumiEnv,
         PATH: `${opts.pathPrefix ? opts.pathPrefix + ":" : ""}${bin}:${process.env.PATH}`,
         PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+        ...(opts.backendUrl ? { PULUMI_BACKEND_URL: opts.backendUrl } : {}),
     };
     // The Automation API finds `pulumi` on this process's PATH.
     process.env.PATH = env.PATH;

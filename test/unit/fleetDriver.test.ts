@@ -20,7 +20,8 @@ function shard(name: string, attempted: number, failing: string[], live: { now: 
             live.now++;
             live.max = Math.max(live.max, live.now);
             live.order.push(name);
-            await new Promise((r) => setTimeout(r, 20));
+            // A lock refuses at once; a stage takes a while.
+            await new Promise((r) => setTimeout(r, outcome === "locked" ? 1 : 20));
             live.now--;
             if (outcome === "locked" || outcome === "failed") return { name, outcome, message: message! };
             const rollout = summary(attempted, failing);
@@ -64,12 +65,13 @@ describe("a fleet stage over shards (fake shards)", () => {
         assert.strictEqual((await runFleetStage(stage(worse, 1))).halted, true);
     });
 
-    it("a shard locked by another operator's update runs nothing and halts nothing; the stage is reported incomplete with the lock's holder", async () => {
+    it("a shard locked by another operator's update runs nothing and halts nothing, and no further shard starts; the stage is reported incomplete with the lock's holder", async () => {
         const live = { now: 0, max: 0, order: [] as string[] };
-        const shards = [shard("prod-s00", 2, [], live), shard("prod-s01", 2, [], live, "locked", "the stack is locked by root@ops-2 (pid 4242): another update (another operator's driver?) holds it; nothing ran there")];
+        const shards = [shard("prod-s00", 2, [], live), shard("prod-s01", 2, [], live, "locked", "the stack is locked by root@ops-2 (pid 4242): another update (another operator's driver?) holds it; nothing ran there"), shard("prod-s02", 2, [], live)];
         const out = await runFleetStage(stage(shards, 2));
-        assert.deepStrictEqual([out.halted, out.locked.map((r) => r.name)], [false, ["prod-s01"]]);
-        assert.strictEqual(out.sentence, `release ${R.slice(0, 12)} at 10% across 2 shards: 2/2 hosts succeeded. prod-s01 did not run: the stack is locked by root@ops-2 (pid 4242): another update (another operator's driver?) holds it; nothing ran there`);
+        assert.deepStrictEqual([out.halted, out.locked.map((r) => r.name), out.notStarted], [false, ["prod-s01"], ["prod-s02"]]);
+        assert.strictEqual(out.sentence, `release ${R.slice(0, 12)} at 10% across 3 shards: 2/2 hosts succeeded. prod-s01 did not run: the stack is locked by root@ops-2 (pid 4242): another update (another operator's driver?) holds it; nothing ran there. ` +
+            "Not started: prod-s02 (another update holds the fleet: run npm run fleet again once it has finished).");
     });
 
     it("combines only the shards that recorded this stage; a stage that updated nothing says so", async () => {

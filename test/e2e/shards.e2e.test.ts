@@ -1,0 +1,164 @@
+// End to end: a 40-host lab fleet as 4 shard stacks on a PostgreSQL backend (Debian's
+// postgresql, started by lab/postgres.ts), driven by npm run fleet under the real engine:
+// a release through 10/50/100 judged as one fleet, a preview across shards, a bad release
+// halting every shard although it failed in one, a second operator's driver refused while
+// the first runs, and 5 hosts added without moving any other between shards.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawn, spawnSync } from "child_process";
+import { LabStatus, readLabStatus } from "../../lab/labStatus";
+import { linkProject } from "../../lab/labProject";
+import { REPO_ROOT } from "../../lab/paths";
+import { StateServer, startStateServer } from "../../lab/postgres";
+import { shardOf } from "../../config/shards";
+import { cohortFor } from "../../stages/cohort";
+import { hostTruth } from "../lab/hostTruth";
+import { lab } from "../lab/labCli";
+import { TestStack, createTestStack, runLog } from "./stackHarness";
+
+const TS_NODE = require.resolve("ts-node/dist/bin.js");
+const SHARDS = ["prod-s00", "prod-s01", "prod-s02", "prod-s03"];
+
+describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by npm run fleet (real engine)", function () {
+    this.timeout(1800000);
+    let status: LabStatus;
+    let t: TestStack;
+    let pg: StateServer;
+    let pgDir: string;
+    const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
+    const names = (n: number) => status.hosts.slice(0, n).map((h) => h.name);
+    /** npm run fleet in a project directory (an operator's checkout); resolves when it exits. */
+    const fleet = (dir: string, ...args: string[]) => {
+        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "fleetCli.ts"), ...args, "--stack", "prod", "--dir", dir], { cwd: REPO_ROOT, env: { ...process.env, ...t.env } });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        const done = new Promise<{ code: number; out: string }>((r) => child.on("close", (code) => {
+            runLog.write(`$ npm run fleet -- ${args.join(" ")} (${dir})\n${out}`);
+            r({ code: code ?? -1, out });
+        }));
+        return { done, output: () => out };
+    };
+    const pulumi = (...args: string[]) => spawnSync("pulumi", [...args, "--non-interactive"], { cwd: t.dir, env: { ...process.env, ...t.env }, encoding: "utf8" });
+    const shardFleet = (s: string) => (JSON.parse(pulumi("stack", "output", "--json", "--stack", s).stdout || "{}").fleet ?? {}) as Record<string, { currentVersion: string; managed: boolean }>;
+    /** Every shard's outputs against what each host runs. */
+    const assertOutputsAreTruth = async (n: number, label: string) => {
+        const merged = Object.assign({}, ...SHARDS.map(shardFleet)) as Record<string, { currentVersion: string; managed: boolean }>;
+        for (const h of status.hosts.slice(0, n)) {
+            const truth = await hostTruth(h);
+            const rec = merged[h.name];
+            assert.ok(rec, `${label}: ${h.name} is in no shard's outputs`);
+            if (rec.managed) assert.strictEqual(rec.currentVersion, truth.head, `${label}: ${h.name}: the outputs say ${rec.currentVersion}, the host runs ${truth.head}`);
+            else assert.strictEqual(truth.head, sha("v1"), `${label}: ${h.name} is not managed yet but runs ${truth.head}`);
+        }
+    };
+
+    before(async () => {
+        pgDir = fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-pg-"));
+        pg = await startStateServer(pgDir);
+        lab("up", "--hosts", "45");
+        status = readLabStatus();
+        t = await createTestStack("prod", status, { hosts: status.hosts.slice(0, 40), shards: 4, targetCommit: sha("v1"), rolloutPercent: 10 }, { backendUrl: pg.url });
+    });
+    afterEach(function () {
+        runLog.settle(this.currentTest);
+    });
+    after(async () => {
+        await t?.destroy();
+        pg?.stop();
+        lab("down");
+    });
+
+    it("takes v2 through 10/50/100, each stage one verdict across the shards; after each the shards' outputs are the hosts' truth and npm run status shows one table", async () => {
+        for (const p of [10, 50, 100]) {
+            const r = await fleet(t.dir, "up", "--commit", sha("v2"), "--percent", String(p)).done;
+            assert.strictEqual(r.code, 0, r.out.slice(-3000));
+            assert.match(r.out, new RegExp(`fleet: release ${sha("v2").slice(0, 12)} at ${p}% across 4 shards: (\\d+)/\\1 hosts succeeded\\.`));
+            if (p === 10) {
+                // 10% of each shard: a canary in every one.
+                for (const s of SHARDS) assert.ok(Object.values(shardFleet(s)).some((x) => x.managed), `${s} has no canary`);
+            }
+            await assertOutputsAreTruth(40, `after ${p}%`);
+        }
+        const table = spawnSync(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "statusCli.ts"), "--stack", "prod", "--dir", t.dir], { cwd: REPO_ROOT, env: { ...process.env, ...t.env }, encoding: "utf8" });
+        assert.strictEqual(table.status, 0, table.stderr);
+        assert.strictEqual(table.stdout.split("\n").filter((l) => /^lab-\d\d /.test(l)).length, 40, table.stdout);
+        assert.match(table.stdout, new RegExp(`rollout: release ${sha("v2").slice(0, 12)} at 100%: \\d+/\\d+ hosts succeeded\\.`));
+        assert.ok(!table.stdout.includes(pg.url.split("@")[0]), "the backend's password is in the status output");
+    });
+
+    it("a preview lists exactly the hosts the next stage would change across all shards, and changes no config", async () => {
+        // Plain values and which keys are secret (a copy re-encrypts secrets: their ciphertext changes).
+        const config = () => SHARDS.map((s) => pulumi("config", "--json", "--stack", s).stdout);
+        const before = config();
+        const r = await fleet(t.dir, "preview", "--commit", sha("v3"), "--percent", "10").done;
+        assert.strictEqual(r.code, 0, r.out.slice(-3000));
+        const expected = SHARDS.flatMap((s, i) => cohortFor(10, names(40).filter((n) => shardOf(n, 4) === i), sha("v3")).sort().map((h) => `${h} (${s})`));
+        assert.ok(r.out.includes(`fleet: release ${sha("v3").slice(0, 12)} at 10% would change ${expected.length} host(s) across 4 shards: ${expected.join(", ")}\n`), r.out);
+        assert.deepStrictEqual(config(), before, "a preview changed a shard's config");
+    });
+
+    it("a bad release halts the whole fleet at 10% although it failed in one shard; any shard's later up refuses with the same sentence", async () => {
+        const r = await fleet(t.dir, "up", "--commit", sha("crash-start"), "--percent", "10", "--shards-parallel", "1").done;
+        assert.strictEqual(r.code, 1, r.out.slice(-3000));
+        // Every canary of the first shard failed; the other shards never started.
+        const verdict = new RegExp(`fleet: (release ${sha("crash-start").slice(0, 12)} at 10% across 4 shards: 0/(\\d+) hosts succeeded; ROLLOUT HALTED, failed: lab-\\d\\d \\(prod-s00\\)(, lab-\\d\\d \\(prod-s00\\))* \\(failure rate 100%, threshold 30%\\)\\. Not started: prod-s01, prod-s02, prod-s03 \\(the stage had already failed\\)\\.)\n`).exec(r.out);
+        assert.ok(verdict, r.out);
+        const sentence = new RegExp(verdict[1].replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+        for (const h of status.hosts.slice(0, 40)) assert.strictEqual((await hostTruth(h)).head, sha("v2"), `${h.name} after the halted stage`);
+        // A shard that never ran the release, advanced by hand: refused with the fleet's verdict.
+        assert.strictEqual(pulumi("config", "set", "rachel-fleet:rolloutPercent", "50", "--stack", "prod-s02").status, 0);
+        const byHand = pulumi("up", "--yes", "--skip-preview", "--stack", "prod-s02");
+        assert.notStrictEqual(byHand.status, 0);
+        assert.match(byHand.stdout + byHand.stderr, new RegExp(`the rollout of ${sha("crash-start").slice(0, 12)} is halted across the fleet: ${sentence.source} Refusing to advance to 50%; no host was touched\\.`));
+        const advance = await fleet(t.dir, "up", "--percent", "50").done;
+        assert.strictEqual(advance.code, 1);
+        assert.match(advance.out, /prod-s0\d: the stage did not run: the rollout of \w{12} is halted across the fleet: /);
+        assert.match(pulumi("config", "get", "rachel-fleet:fleetHalt", "--stack", "prod").stdout, /"percent":10/, "the refused advance rewrote the fleet's halt");
+    });
+
+    it("a second operator's driver (another checkout, same backend) is refused while the first runs, naming the lock's holder; nothing is lost and it runs after", async () => {
+        const fixed = await fleet(t.dir, "up", "--commit", sha("v3"), "--percent", "10").done;
+        assert.strictEqual(fixed.code, 0, fixed.out.slice(-3000));
+        // Unset, the key reads as its schema default, "".
+        for (const s of ["prod", ...SHARDS]) assert.strictEqual(pulumi("config", "get", "rachel-fleet:fleetHalt", "--stack", s).stdout.trim(), "", `a passing stage of a new release leaves no fleet halt on ${s}`);
+        const other = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "rachel-fleet-operator2-")), "project");
+        linkProject(other, ["providers"]);
+        for (const f of fs.readdirSync(t.dir).filter((x) => /^Pulumi\.prod.*\.yaml$/.test(x))) fs.copyFileSync(path.join(t.dir, f), path.join(other, f));
+        try {
+            // A release whose install takes ~10 s per host, one shard at a time: the second driver
+            // (its own set-up takes a few seconds) reaches a shard the first still holds.
+            const first = fleet(t.dir, "up", "--commit", sha("install-10s"), "--percent", "10", "--shards-parallel", "1");
+            for (let i = 0; i < 600 && !/hosts to update over 4 shards/.test(first.output()); i++) await new Promise((r) => setTimeout(r, 100));
+            const second = await fleet(other, "up", "--commit", sha("install-10s"), "--percent", "10", "--shards-parallel", "1").done;
+            assert.strictEqual(second.code, 1, second.out.slice(-3000));
+            assert.match(second.out, /prod-s0\d did not run: the stack is locked by \S+ \(pid \d+\)( since \S+)?: another update \(another operator's driver\?\) holds it; nothing ran there\./);
+            assert.match(second.out, /another update holds the fleet: run npm run fleet again once it has finished|prod-s03 did not run/);
+            assert.ok(!second.out.includes(pg.url.split("@")[0]), "the backend's password is in the driver's output");
+            const firstDone = await first.done;
+            assert.strictEqual(firstDone.code, 0, firstDone.out.slice(-3000));
+            await assertOutputsAreTruth(40, "after two drivers");
+            const again = await fleet(other, "up", "--percent", "10").done;
+            assert.strictEqual(again.code, 0, again.out.slice(-3000));
+            assert.match(again.out, /across 4 shards: every host of the stage already runs it; nothing to update\./);
+        } finally {
+            fs.rmSync(path.dirname(other), { recursive: true, force: true });
+        }
+    });
+
+    it("5 hosts added: no existing host moves between shards; the new ones join the shard their name picks", async () => {
+        const before = SHARDS.map((s) => Object.keys(shardFleet(s)).sort());
+        t.configure({ hosts: status.hosts.slice(0, 45) });
+        const r = await fleet(t.dir, "up", "--commit", sha("v3"), "--percent", "100").done;
+        assert.strictEqual(r.code, 0, r.out.slice(-3000));
+        const after = SHARDS.map((s) => Object.keys(shardFleet(s)).sort());
+        for (const [i, s] of SHARDS.entries()) {
+            assert.deepStrictEqual(after[i].filter((n) => before[i].includes(n)), before[i], `${s} lost a host`);
+            for (const n of after[i].filter((x) => !before[i].includes(x))) assert.ok(!names(40).includes(n) && shardOf(n, 4) === i, `${n} moved into ${s}`);
+        }
+        assert.strictEqual(after.flat().length, 45);
+        for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v3"), h.name);
+    });
+});
