@@ -59,7 +59,8 @@ function hetzner(): typeof import("./provisioning/hetznerFleet") {
 
 async function rollOut() {
     const cfg = loadFleetConfig();
-    const ledger = await readLedger();
+    const names = [...cfg.hosts, ...(cfg.hetzner?.servers ?? [])].map((m) => m.name);
+    const ledger = await readLedger(cfg.splitFrom ? { from: cfg.splitFrom, members: names } : undefined);
     const members = [...staticMembers(cfg), ...(cfg.hetzner ? hetzner().provisionHetzner(cfg) : [])];
     const { fleet, rollout, plan, stackId, envDigests } = await deployFleet(cfg, members, ledger);
     return {

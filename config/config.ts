@@ -34,7 +34,8 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
     const shard = shardOfStack(ctx.stackName ?? "", r.int("shards", DEFAULTS.shards, 1, 1000, "4"), ctx.ns);
     const sharded = shard && { hosts: inShard(hosts, shard), hetzner: hetzner && { ...hetzner, servers: inShard(hetzner.servers, shard) } };
     const fleetHalt = parseFleetHalt(raw.fleetHalt, ctx.ns);
-    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env, ...sharded, ...(shard ? { shard } : {}), ...(fleetHalt ? { fleetHalt } : {}) };
+    const splitFrom = shard ? r.str("splitFrom") : "";
+    return { ...rollout, sshUser, app, hosts, sshPrivateKey, hetzner, env, ...sharded, ...(shard ? { shard } : {}), ...(fleetHalt ? { fleetHalt } : {}), ...(splitFrom ? { splitFrom } : {}) };
 }
 
 /**

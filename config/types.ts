@@ -80,6 +80,8 @@ export interface FleetConfig {
     hetzner?: HetznerSettings;
     /** The shard this stack runs when the fleet is split over several stacks (its hosts and servers are that shard's only). */
     shard?: ShardOfStack;
+    /** The stack this sharded fleet was split from: a shard with no record yet starts from that stack's. */
+    splitFrom?: string;
     /** The fleet's verdict when its driver halted a release (npm run fleet): no shard advances it. */
     fleetHalt?: FleetHalt;
 }
@@ -124,6 +126,8 @@ export const DEFAULTS = {
     inventoryFile: "",
     // One stack. More: the stacks <stack>-s00 … (config/shards.ts).
     shards: 1,
+    // The one stack a sharded fleet was split from (npm run fleet -- split), if it was.
+    splitFrom: "",
 };
 
 export const KNOWN_KEYS = [

@@ -1,4 +1,5 @@
 // npm run fleet -- preview|up --stack NAME [--percent P] [--commit SHA] [--shards-parallel N] [--dir PROJECT_DIR]
+// npm run fleet -- split --stack NAME --shards N [--dir PROJECT_DIR]
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,22 +10,25 @@ import { planStage } from "../stages/plan";
 import { pageEventsOf } from "./engineEvents";
 import { ShardResult, ShardRun, runFleetStage } from "./fleetDriver";
 import { Fleet, ShardStack, configuredMembers, recordFleetHalt, shardOutputs, shardStacks, syncShardConfig } from "./shardSet";
+import { splitFleet } from "./splitFleet";
 import { OperatorError, PROJECT_DIR, plainConfig, pulumiCliAsync } from "./stackAccess";
 
 const NS = "rachel-fleet";
 const USAGE = `usage: npm run fleet -- preview|up --stack NAME [--percent P] [--commit SHA] [--shards-parallel N] [--dir PROJECT_DIR]
+       npm run fleet -- split --stack NAME --shards N [--dir PROJECT_DIR]
   runs one stage over every shard stack of the fleet NAME (rachel-fleet:shards on NAME; its
   config is copied to NAME-s00 … first) and judges it as one: the failure threshold applies
   to the whole fleet, a halt holds every shard. preview lists the hosts that would change.
   --percent, --commit   set the stage on NAME first (up) or only for this preview
-  --shards-parallel     shards run at once (default: the machine's cores, ${os.cpus().length} here)`;
+  --shards-parallel     shards run at once (default: the machine's cores, ${os.cpus().length} here)
+  split moves a one-stack fleet NAME to N shard stacks without touching a VPS (pulumi state move)`;
 
-interface Options { verb: "preview" | "up"; stack: string; dir: string; percent?: string; commit?: string; parallel: number }
+interface Options { verb: "preview" | "up" | "split"; stack: string; dir: string; percent?: string; commit?: string; parallel: number; shards?: number }
 
 function parse(argv: string[]): Options {
     const o: Partial<Options> = { dir: PROJECT_DIR, parallel: Math.max(1, os.cpus().length) };
     const [verb, ...rest] = argv;
-    if (verb !== "preview" && verb !== "up") throw new OperatorError(`the first word is preview or up (got ${JSON.stringify(verb ?? "")})\n${USAGE}`);
+    if (verb !== "preview" && verb !== "up" && verb !== "split") throw new OperatorError(`the first word is preview, up or split (got ${JSON.stringify(verb ?? "")})\n${USAGE}`);
     for (let i = 0; i < rest.length; i++) {
         const a = rest[i];
         const v = rest[++i];
@@ -34,9 +38,11 @@ function parse(argv: string[]): Options {
         else if (a === "--percent") o.percent = v;
         else if (a === "--commit") o.commit = v;
         else if (a === "--shards-parallel" && /^[1-9]\d*$/.test(v)) o.parallel = Number(v);
+        else if (a === "--shards" && verb === "split") o.shards = Number(v);
         else throw new OperatorError(`unknown argument or bad value: ${a} ${v}\n${USAGE}`);
     }
     if (!o.stack) throw new OperatorError(`--stack is required\n${USAGE}`);
+    if (verb === "split" && o.shards === undefined) throw new OperatorError(`split needs --shards N\n${USAGE}`);
     return { ...(o as Options), verb };
 }
 
@@ -155,6 +161,10 @@ const say = (line: string) => process.stdout.write(`fleet: ${line}\n`);
 async function main(): Promise<number> {
     const o = parse(process.argv.slice(2));
     const f: Fleet = { stack: o.stack, dir: o.dir, env: process.env };
+    if (o.verb === "split") {
+        await splitFleet(f, o.shards!, say);
+        return 0;
+    }
     return o.verb === "up" ? up(f, o) : preview(f, o);
 }
 
