@@ -1,4 +1,4 @@
-// npm run bench -- [--sizes 10,50] [--scale 10,100,1000] [--parallel 1,5,10,20] [--reps 1] [--smoke] [--out results]
+// npm run bench -- [--sizes 10,50] [--scale 10,100,1000] [--sharded 1000,10000 [--shard-size 500]] [--parallel 1,5,10,20] [--reps 1] [--smoke] [--out results]
 // Every figure is a ratio against a baseline measured in the same run on the same lab.
 import * as fs from "fs";
 import * as os from "os";
@@ -8,6 +8,7 @@ import { readLabStatus } from "../lab/labStatus";
 import { REPO_ROOT } from "../lab/paths";
 import { barChartSvg } from "./chart";
 import { scaling } from "./scale";
+import { shardedScaling } from "./shards";
 import { SETTLE, otherRunnerState, stageCost } from "./stage";
 import { rollbackCost, slowInstallStage } from "./releases";
 
@@ -20,6 +21,9 @@ const list = (s: string) => s.split(",").map(Number).filter((n) => n > 0);
 const sizes = list(arg("sizes", smoke ? "3" : "10,50"));
 const scale = list(arg("scale", smoke ? "5,10" : "10,100,1000"));
 const parallel = list(arg("parallel", smoke ? "1,3" : "1,5,10,20"));
+// Fleets split into shard stacks (npm run fleet), of unreachable hosts like the scale rows.
+const sharded = list(arg("sharded", ""));
+const shardSize = Number(arg("shard-size", "500"));
 const reps = Number(arg("reps", "1"));
 // Release directories: the rollback and interruption rows (on the smallest lab) and the slow-install stage (on the largest).
 const releaseRows = !process.argv.includes("--no-releases");
@@ -82,12 +86,13 @@ function summaryRows(results: any): string[] {
         ...results.parallel.map((x: any) => `parallel ${x.maxParallel}: pulumi ${x.pulumiSeconds.toFixed(1)}s / floor ${x.floorSeconds.toFixed(1)}s = ${x.ratio.toFixed(2)}×; ${x.observedPeak} hosts updating at once`),
         ...results.runnerState.map((x: any) => (x.skipped ? `runner   ${x.runner}: not measured (${x.skipped})` : `runner   ${x.runner}: state ${kib(x.bytesPerHost)} per host (${x.hosts} hosts), provider code ≤ ${x.maxProviderCodeBytes} B`)),
         ...sc.map((x: any) => `scale    ${x.hosts} hosts: preview ${x.previewSeconds.toFixed(1)}s ${x.previewPeakRssMb.toFixed(0)}MB (a config mistake: ${x.mistakeSeconds.toFixed(1)}s = ${(x.mistakeSeconds / x.previewSeconds).toFixed(2)}×); no-op up ${x.noopSeconds.toFixed(1)}s; changing stage ${x.changeSeconds.toFixed(1)}s; state ${x.stateMiB.toFixed(2)} MiB (${kib(x.bytesPerHost)} per host)`),
+        ...(results.sharded ?? []).map((x: any) => `sharded  ${x.hosts} hosts as ${x.shards} shards of ≤${x.perShard} (${x.shardsParallel} at once): preview ${x.previewSeconds.toFixed(1)}s; first creation ${x.createSeconds.toFixed(1)}s; changing stage ${x.changeSeconds.toFixed(1)}s; peak memory ${Math.max(x.previewPeakRssMb, x.createPeakRssMb, x.changePeakRssMb).toFixed(0)} MB; state ${kib(x.bytesPerHost)} per host`),
         ...(results.growth.previewTime != null ? [`growth   preview time ∝ N^${results.growth.previewTime.toFixed(2)}, memory ∝ N^${results.growth.previewMemory.toFixed(2)}, no-op ∝ N^${results.growth.noopTime.toFixed(2)}, changing stage ∝ N^${results.growth.changeTime.toFixed(2)}, state ∝ N^${results.growth.state.toFixed(2)}`] : []),
     ];
 }
 
 async function main() {
-    const results: any = { when: new Date().toISOString(), smoke, machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) }, settleSeconds: SETTLE, stage: [], verify: [], recheck: [], scale: [], parallel: [], runnerState: [] };
+    const results: any = { when: new Date().toISOString(), smoke, machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) }, settleSeconds: SETTLE, stage: [], verify: [], recheck: [], scale: [], sharded: [], parallel: [], runnerState: [] };
     for (const n of sizes) {
         lab("up", "--hosts", String(n));
         try {
@@ -106,6 +111,9 @@ async function main() {
     }
     for (const m of scale) {
         await scaling(m, results);
+    }
+    for (const m of sharded) {
+        await shardedScaling(m, shardSize, results);
     }
     const sc = results.scale;
     const growth = (k: string) => growthExponent(sc.map((x: any) => x.hosts), sc.map((x: any) => x[k]));

@@ -27,8 +27,13 @@ function markAllOnTarget(stateFile: string, hosts: string[], target: string): vo
     fs.writeFileSync(stateFile, JSON.stringify(d));
 }
 
+/** m hosts that need not exist: 127.0.3.1:22 refuses at once. */
+export function unreachableHosts(m: number) {
+    return Array.from({ length: m }, (_, i) => ({ name: `f-${String(i).padStart(5, "0")}`, host: "127.0.3.1", port: 22, user: "rachel", hostKey: HOST_KEY }));
+}
+
 export async function scaling(m: number, results: any) {
-    const hosts = Array.from({ length: m }, (_, i) => ({ name: `f-${String(i).padStart(4, "0")}`, host: "127.0.3.1", port: 22, user: "rachel", hostKey: HOST_KEY }));
+    const hosts = unreachableHosts(m);
     const s = newStack(`scale${m}`);
     try {
         const target = "1".repeat(40);

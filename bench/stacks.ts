@@ -10,9 +10,14 @@ export interface Run { seconds: number; peakRssMb: number; cpuSeconds: number; c
 
 /** Runs the pulumi CLI, timing it and sampling the resident memory and CPU of its whole process tree. */
 export function pulumi(dir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Run> {
+    return timedRun("pulumi", args, dir, env);
+}
+
+/** Runs a command, timing it and sampling the resident memory and CPU of its whole process tree. */
+export function timedRun(cmd: string, args: string[], dir: string, env: NodeJS.ProcessEnv): Promise<Run> {
     return new Promise((resolve) => {
         const started = process.hrtime.bigint();
-        const child = spawn("pulumi", args, { cwd: dir, env });
+        const child = spawn(cmd, args, { cwd: dir, env });
         let output = "";
         child.stdout.on("data", (d) => (output += d));
         child.stderr.on("data", (d) => (output += d));
