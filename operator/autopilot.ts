@@ -214,7 +214,7 @@ async function runStage(a: Autopilot, release: string, stage: number): Promise<O
             return undefined;
         }
         await restore();
-        if (/currently locked|ConcurrentUpdateError|conflict: Another update is currently in progress/i.test((e as Error).message) || (e as Error).name === "ConcurrentUpdateError") return { locked: (e as Error).message };
+        if (lockedByAnother((e as Error).message) || (e as Error).name === "ConcurrentUpdateError") return { locked: (e as Error).message };
         const why = firstError((e as Error).message);
         a.report.event({ event: "stopped", release, stage, attempted: 0, succeeded: 0, rolledBack: 0, failed: 0, failedHosts: [], message: why });
         return { state: /refus|halted|locked/i.test(why) ? "refused" : "failed", stage, message: `the ${stage}% stage did not run: ${why}` };
@@ -237,8 +237,13 @@ function haltSentence(r: RolloutSummary): string {
     return r.refusal ? `release ${short(r.release)} stays at ${r.percent}%: ${r.refusal}` : describeVerdict(r);
 }
 
+/** Whether the engine refused a run because another update holds the stack's lock. */
+export function lockedByAnother(message: string): boolean {
+    return /currently locked|ConcurrentUpdateError|Another update is currently in progress/i.test(message);
+}
+
 /** The engine's message, reduced to the program's own sentence. */
-function firstError(message: string): string {
+export function firstError(message: string): string {
     const lines = message.split("\n").map((l) => l.trim());
     return (lines.find((l) => /^error: /.test(l) && !/update failed|preview failed/.test(l))?.replace(/^error: /, "") ?? lines.find(Boolean) ?? message).slice(0, 1000);
 }

@@ -8,6 +8,7 @@ import { cohortFor } from "../stages/cohort";
 import { ledgerFromOutputs, RolloutSummary } from "../stages/ledger";
 import { planStage } from "../stages/plan";
 import { pageEventsOf } from "./engineEvents";
+import { firstError, lockedByAnother } from "./autopilot";
 import { ShardResult, ShardRun, runFleetStage } from "./fleetDriver";
 import { Fleet, ShardStack, configuredMembers, recordFleetHalt, shardOutputs, shardStacks, syncShardConfig } from "./shardSet";
 import { splitFleet } from "./splitFleet";
@@ -68,7 +69,7 @@ async function plannedPerShard(f: Fleet, shards: ShardStack[], stage: { targetCo
 
 /** The engine's lock message reduced to who holds it (the backend URL in it may carry a password). */
 function lockHolder(message: string): string | undefined {
-    if (!/currently locked|ConcurrentUpdateError|Another update is currently in progress/i.test(message)) return undefined;
+    if (!lockedByAnother(message)) return undefined;
     const by = /created by (\S+ \(pid \d+\))(?: at (\S+))?/.exec(message);
     return by ? `the stack is locked by ${by[1]}${by[2] ? ` since ${by[2]}` : ""}: another update (another operator's driver?) holds it; nothing ran there` : "the stack is locked by another update; nothing ran there";
 }
@@ -88,19 +89,13 @@ function shardRun(s: ShardStack, planned: number, stage: { targetCommit: string;
             const mine = rollout?.release === stage.targetCommit;
             if (mine && rollout!.refusal) return { name: s.name, outcome: "refused", rollout, message: rollout!.refusal };
             if (mine && rollout!.percent === stage.rolloutPercent) return { name: s.name, outcome: rollout!.halted ? "halted" : "ran", rollout, message: describe(rollout!) };
-            const why = error ? programError(error.message) : "the stage recorded nothing";
+            const why = error ? firstError(error.message) : "the stage recorded nothing";
             return { name: s.name, outcome: "failed", message: `the stage did not run: ${why} (log: ${path.join(logDir, `${s.name}.log`)})` };
         },
     };
 }
 
 const describe = (r: RolloutSummary) => `${r.succeeded}/${r.attempted} hosts succeeded${r.failed ? `, failed: ${r.failedHosts.join(", ")}` : ""}${r.halted ? " (halted)" : ""}`;
-
-/** The program's own sentence out of the engine's message. */
-function programError(message: string): string {
-    const lines = message.split("\n").map((l) => l.trim());
-    return (lines.find((l) => /^error: /.test(l) && !/update failed|preview failed/.test(l))?.replace(/^error: /, "") ?? lines.find(Boolean) ?? message).slice(0, 600);
-}
 
 async function up(f: Fleet, o: Options): Promise<number> {
     const stage = await stageOf(f, o);

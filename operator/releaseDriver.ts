@@ -1,11 +1,11 @@
 import * as os from "os";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DEFAULTS } from "../config/types";
-import { AutopilotState, Outcome, StackPort, driveRelease } from "./autopilot";
+import { Outcome, StackPort, driveRelease } from "./autopilot";
 import { Notifier } from "./notify";
 import { RolloutControl, isAlive } from "./rolloutControl";
 import { withTimeline } from "./timeline";
-import { StackRef, plainConfig, pulumiCliAsync } from "./stackAccess";
+import { StackRef, configKeys, plainConfig, stackOutputs } from "./stackAccess";
 
 /**
  * One release driven by the autopilot, as `npm run rollout` and the console's Start release
@@ -26,8 +26,6 @@ export interface ReleaseRun {
     /** One stage's `pulumi up` (the config already asks for it). */
     up: () => Promise<void>;
     say: (line: string) => void;
-    /** Each state the autopilot reports, after the state file has it. */
-    onState?: (s: AutopilotState) => void;
 }
 
 /** The release and stages a resume goes on with: the last driver's, else the stack's own target. */
@@ -42,16 +40,14 @@ export async function resumeTarget(control: RolloutControl, ref: StackRef, stage
 export async function runRelease(r: ReleaseRun): Promise<Outcome> {
     r.control.claim();
     const prior = r.control.read();
-    // The one secret the driver needs is read on its own, and only when the stack has it.
-    const hasNotify = JSON.parse((await pulumiCliAsync(["config", "--json"], r.ref)) || "{}")[`${NS}:notifyUrl`] !== undefined;
+    // The one secret the driver needs is read on its own, and only when the stack has it
+    // (the plain listing names a secret key without its value; plainConfig leaves it out).
+    const hasNotify = (await configKeys(r.ref)).includes(`${NS}:notifyUrl`);
     const notifyUrl = hasNotify ? (await r.stack.getConfig(`${NS}:notifyUrl`)).value : undefined;
     const notifier = new Notifier(notifyUrl, r.say);
     const report = withTimeline({
         say: r.say,
-        state: (s) => {
-            r.control.write(s);
-            r.onState?.(s);
-        },
+        state: (s) => r.control.write(s),
         event: (e) => notifier.send(e),
     }, prior?.release === r.release ? prior.timeline ?? [] : []);
     const outcome = await driveRelease(r.release, r.stages, {
@@ -67,7 +63,7 @@ export async function runRelease(r: ReleaseRun): Promise<Outcome> {
 
 function stackPort(r: ReleaseRun): StackPort {
     return {
-        outputs: async () => JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], r.ref)) || "{}"),
+        outputs: () => stackOutputs(r.ref),
         stageConfig: async () => {
             const c = await plainConfig(r.ref);
             return { targetCommit: c[`${NS}:targetCommit`], rolloutPercent: c[`${NS}:rolloutPercent`], bakeSeconds: Number(c[`${NS}:bakeSeconds`] ?? DEFAULTS.bakeSeconds) };

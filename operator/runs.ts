@@ -6,7 +6,7 @@ import { planStage } from "../stages/plan";
 import { FleetView, fleetView } from "./fleetView";
 import { PageEvent, pageEventsOf } from "./engineEvents";
 import { DriverState, RolloutControl } from "./rolloutControl";
-import { StackRef, plainConfig, pulumiCliAsync, withMaskedOutputs } from "./stackAccess";
+import { StackRef, plainConfig, pulumiCliAsync, stackOutputs, withMaskedOutputs } from "./stackAccess";
 
 /**
  * The console's side of the stack: reads its outputs and runs one preview / up / refresh
@@ -75,7 +75,7 @@ export class FleetRuns {
     }
 
     async outputs(): Promise<{ fleet?: unknown; rollout?: unknown }> {
-        const o = JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], this.ref)) || "{}");
+        const o = await stackOutputs(this.ref);
         return { fleet: o.fleet, rollout: o.rollout };
     }
 

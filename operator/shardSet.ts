@@ -7,7 +7,7 @@ import { DEFAULTS, FleetHalt } from "../config/config";
 import { RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
 import { combineRollouts } from "./fleetDriver";
 import { shardOf, shardStackName } from "../config/shards";
-import { OperatorError, StackRef, plainConfig, pulumiCliAsync, withMaskedOutputs } from "./stackAccess";
+import { OperatorError, StackRef, configKeys, plainConfig, pulumiCliAsync, stackOutputs, withMaskedOutputs } from "./stackAccess";
 
 /**
  * The stacks of a sharded fleet as its driver (npm run fleet) and npm run status reach them:
@@ -71,10 +71,10 @@ export async function syncShardConfig(f: Fleet, shards: ShardStack[]): Promise<v
     let wanted: string[] | undefined;
     for (const s of shards) {
         if (synced[s.name] === mark(s.name)) continue;
-        wanted ??= Object.keys(JSON.parse((await pulumiCliAsync(["config", "--json"], refOf(f, f.stack))) || "{}"));
+        wanted ??= await configKeys(refOf(f, f.stack));
         await s.open();
         await pulumiCliAsync(["config", "cp", "--dest", s.name], refOf(f, f.stack));
-        const has = Object.keys(JSON.parse((await pulumiCliAsync(["config", "--json"], s.ref)) || "{}"));
+        const has = await configKeys(s.ref);
         for (const extra of has.filter((k) => !wanted!.includes(k))) {
             await pulumiCliAsync(["config", "rm", extra], s.ref);
         }
@@ -97,7 +97,7 @@ export async function recordFleetHalt(f: Fleet, shards: ShardStack[], halt: Flee
 /** A shard's `fleet` and `rollout` outputs, masked (empty for a shard that never ran). */
 export async function shardOutputs(s: ShardStack): Promise<{ fleet?: unknown; rollout?: unknown }> {
     try {
-        return JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], s.ref)) || "{}");
+        return await stackOutputs(s.ref);
     } catch (e) {
         if (/no stack named|could not find stack|stack .* not found/i.test((e as Error).message)) return {};
         throw e;

@@ -66,9 +66,14 @@ export function pulumiCliAsync(args: string[], opts: StackRef): Promise<string> 
     });
 }
 
-/** The stack's `fleet` and `rollout` outputs (empty on a stack that never ran). */
+/** The stack's `fleet` and `rollout` outputs (empty on a stack that never ran); a secret output reads "[secret]". */
 export function readStackOutputs(opts: StackRef): { fleet?: unknown; rollout?: unknown } {
     return JSON.parse(pulumiCli(["stack", "output", "--json"], opts) || "{}");
+}
+
+/** readStackOutputs without blocking this process. */
+export async function stackOutputs(opts: StackRef): Promise<Record<string, unknown> & { fleet?: unknown; rollout?: unknown }> {
+    return JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], opts)) || "{}");
 }
 
 /** sha → tag of a git repository (the app's), so versions read as v42 rather than a SHA alone. */
@@ -94,6 +99,11 @@ export function tagsOf(repo: string | undefined): Record<string, string> {
     return tags;
 }
 
+/** Every key the stack's config sets, secret ones included (named, not decrypted). */
+export async function configKeys(ref: StackRef): Promise<string[]> {
+    return Object.keys(JSON.parse((await pulumiCliAsync(["config", "--json"], ref)) || "{}"));
+}
+
 /** The stack's plain config values (secret ones are listed without a value and left out: nothing is decrypted). */
 export async function plainConfig(ref: StackRef): Promise<Record<string, string>> {
     const all = JSON.parse((await pulumiCliAsync(["config", "--json"], ref)) || "{}") as Record<string, { value?: string; secret?: boolean }>;
@@ -108,7 +118,7 @@ export async function plainConfig(ref: StackRef): Promise<Record<string, string>
  */
 export function withMaskedOutputs(stack: Stack, ref: StackRef): Stack {
     stack.outputs = async () => {
-        const masked = JSON.parse((await pulumiCliAsync(["stack", "output", "--json"], ref)) || "{}") as Record<string, unknown>;
+        const masked = await stackOutputs(ref);
         return Object.fromEntries(Object.entries(masked).map(([k, value]) => [k, { value, secret: value === "[secret]" }]));
     };
     return stack;

@@ -27,6 +27,8 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
     let t: TestStack;
     let pg: StateServer;
     let pgDir: string;
+    /** Everything every npm run fleet of this suite printed (grepped for secrets at the end). */
+    const driverOutput: string[] = [];
     const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
     const names = (n: number) => status.hosts.slice(0, n).map((h) => h.name);
     /** npm run fleet in a project directory (an operator's checkout); resolves when it exits. */
@@ -37,6 +39,7 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         child.stderr.on("data", (d) => (out += d));
         const done = new Promise<{ code: number; out: string }>((r) => child.on("close", (code) => {
             runLog.write(`$ npm run fleet -- ${args.join(" ")} (${dir})\n${out}`);
+            driverOutput.push(out);
             r({ code: code ?? -1, out });
         }));
         return { done, output: () => out };
@@ -160,5 +163,26 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         }
         assert.strictEqual(after.flat().length, 45);
         for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v3"), h.name);
+    });
+
+    it("never shows the fleet's SSH key or the backend's password: the shards' state, their configs, driver logs and output", async () => {
+        const key = fs.readFileSync(status.privateKeyPath, "utf8");
+        const pieces = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("").match(/.{40}/g)!;
+        const password = decodeURIComponent(new URL(pg.url).password);
+        const logs = path.join(t.dir, ".rollout", "fleet", "prod");
+        const places: [string, string][] = [
+            ...fs.readdirSync(t.dir).filter((f) => /^Pulumi\.prod.*\.yaml$/.test(f)).map((f): [string, string] => [f, fs.readFileSync(path.join(t.dir, f), "utf8")]),
+            ...fs.readdirSync(logs).map((f): [string, string] => [`.rollout/fleet/prod/${f}`, fs.readFileSync(path.join(logs, f), "utf8")]),
+            ["every npm run fleet output of this suite", driverOutput.join("\n")],
+            ...SHARDS.map((s): [string, string] => [`pulumi stack export --stack ${s}`, pulumi("stack", "export", "--stack", s).stdout]),
+        ];
+        // The shards' state itself was read (a resource type appears only inside it), and what the drivers printed.
+        assert.ok(places.filter(([w]) => w.startsWith("pulumi stack export")).every(([, text]) => text.includes("rachel-fleet:fleet:Vps")), "a shard's state was not read");
+        assert.ok(driverOutput.length > 5, "no driver output was kept to grep");
+        for (const [where, text] of places) {
+            assert.ok(!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text), `a PEM header is in ${where}`);
+            for (const p of pieces) assert.ok(!text.includes(p), `part of the fleet's private key is in ${where}`);
+            assert.ok(!text.includes(password), `the backend's password is in ${where}`);
+        }
     });
 });
