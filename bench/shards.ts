@@ -1,7 +1,8 @@
 // A fleet of unreachable hosts (as the scale rows) split into shard stacks of at most
 // `perShard` hosts and driven by npm run fleet: preview, the first creation of every host's
 // resources, and a stage that changes every host, with the whole driver's process tree
-// sampled for memory, and the state every shard leaves.
+// sampled for memory, and the state every shard leaves. Also the stage's plan from the
+// shards' records (npm run fleet -- plan: no engine).
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -32,6 +33,8 @@ export async function shardedScaling(m: number, perShard: number, results: any) 
         await must("preview (first)", fleet("preview"));
         const preview = await must("preview", fleet("preview"));
         const create = await must("up (creation)", fleet("up"));
+        // The stage's plan from the shards' records (no engine), as an operator asks before the up.
+        const plan = await must("plan", fleet("plan", "--commit", "2".repeat(40)));
         const change = await must("up (a changing stage)", fleet("up", "--commit", "2".repeat(40)));
         let bytes = 0;
         for (let i = 0; i < shards; i++) {
@@ -41,14 +44,15 @@ export async function shardedScaling(m: number, perShard: number, results: any) 
         }
         const row = {
             hosts: m, shards, perShard, shardsParallel: parallel,
-            previewSeconds: preview.seconds, previewPeakRssMb: preview.peakRssMb,
+            previewSeconds: preview.seconds, previewPeakRssMb: preview.peakRssMb, planSeconds: plan.seconds, planPeakRssMb: plan.peakRssMb,
             createSeconds: create.seconds, createPeakRssMb: create.peakRssMb,
             changeSeconds: change.seconds, changePeakRssMb: change.peakRssMb,
             stateBytes: bytes, bytesPerHost: bytes / m,
         };
         results.sharded.push(row);
-        log(`sharded ${m} hosts as ${shards} shards: preview ${preview.seconds.toFixed(1)}s, creation ${create.seconds.toFixed(1)}s, changing stage ${change.seconds.toFixed(1)}s, ` +
-            `peak ${Math.max(preview.peakRssMb, create.peakRssMb, change.peakRssMb).toFixed(0)}MB, state ${(bytes / m / 1024).toFixed(1)} KiB per host`);
+        if (!plan.output.includes(`would change ${m} host(s) across ${shards} shards`)) throw new Error(`npm run fleet plan did not list every host:\n${plan.output.slice(0, 3000)}`);
+        log(`sharded ${m} hosts as ${shards} shards: preview ${preview.seconds.toFixed(1)}s, plan ${plan.seconds.toFixed(1)}s, creation ${create.seconds.toFixed(1)}s, changing stage ${change.seconds.toFixed(1)}s, ` +
+            `peak ${Math.max(preview.peakRssMb, plan.peakRssMb, create.peakRssMb, change.peakRssMb).toFixed(0)}MB, state ${(bytes / m / 1024).toFixed(1)} KiB per host`);
     } finally {
         s.remove();
     }

@@ -25,6 +25,8 @@ export interface ReleaseRun {
     stages: number[];
     /** One stage's `pulumi up` (the config already asks for it). */
     up: () => Promise<void>;
+    /** The stack's outputs; a sharded fleet's are its shards' (fleetStage.ts shardedRelease). */
+    outputs?: StackPort["outputs"];
     say: (line: string) => void;
 }
 
@@ -63,7 +65,7 @@ export async function runRelease(r: ReleaseRun): Promise<Outcome> {
 
 function stackPort(r: ReleaseRun): StackPort {
     return {
-        outputs: () => stackOutputs(r.ref),
+        outputs: r.outputs ?? (() => stackOutputs(r.ref)),
         stageConfig: async () => {
             const c = await plainConfig(r.ref);
             return { targetCommit: c[`${NS}:targetCommit`], rolloutPercent: c[`${NS}:rolloutPercent`], bakeSeconds: Number(c[`${NS}:bakeSeconds`] ?? DEFAULTS.bakeSeconds) };

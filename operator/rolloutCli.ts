@@ -1,9 +1,12 @@
 // npm run rollout -- --stack NAME --commit SHA [--to 100] [--stages 10,50,100] [--dir PROJECT_DIR]
 // npm run rollout -- --stack NAME --resume | --pause | --abort | --status [--dir PROJECT_DIR]
+import * as os from "os";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parseStageRequest } from "../config/config";
 import { stagesOf } from "./autopilot";
+import { shardedRelease } from "./fleetStage";
 import { resumeTarget, runRelease } from "./releaseDriver";
+import { shardCount } from "./shardSet";
 import { RolloutControl } from "./rolloutControl";
 import { OperatorError, PROJECT_DIR, withMaskedOutputs } from "./stackAccess";
 
@@ -12,6 +15,7 @@ const USAGE = `usage: npm run rollout -- --stack NAME --commit SHA [--to 100] [-
        npm run rollout -- --stack NAME --resume | --pause | --abort | --status [--dir PROJECT_DIR]
   runs a release through its stages, each one pulumi up at that percentage: waits out the
   bake between stages, stops on a halt, a refused advance, an error or --abort, and says why.
+  On a sharded fleet's stack (rachel-fleet:shards > 1) each stage is npm run fleet -- up's.
   --resume  goes on from what the stack records (also after this driver was killed)
   --pause   holds the running driver before its next stage; --abort stops it there
   --status  the driver's state`;
@@ -53,11 +57,13 @@ async function drive(o: Options, control: RolloutControl): Promise<number> {
     const ref = { stack: o.stack, dir: o.dir };
     const stack = withMaskedOutputs(await LocalWorkspace.selectStack({ stackName: o.stack, workDir: o.dir }), ref);
     const { release, stages } = o.commit ? { release: o.commit, stages: o.stages } : await resumeTarget(control, ref, o.stages);
-    const outcome = await runRelease({
-        stack, ref, control, release, stages,
-        up: async () => void (await stack.up({ onOutput: (out) => process.stdout.write(out), showSecrets: false })),
-        say: (line) => process.stdout.write(`rollout: ${line}\n`),
-    });
+    const say = (line: string) => process.stdout.write(`rollout: ${line}\n`);
+    // A sharded fleet: each stage is npm run fleet's, over every shard (--shards-parallel: the cores).
+    const f = { stack: o.stack, dir: o.dir, env: process.env };
+    const steps = (await shardCount(f)) > 1
+        ? shardedRelease(f, Math.max(1, os.cpus().length), say)
+        : { up: async () => void (await stack.up({ onOutput: (out) => process.stdout.write(out), showSecrets: false })) };
+    const outcome = await runRelease({ stack, ref, control, release, stages, say, ...steps });
     return outcome.state === "complete" ? 0 : 1;
 }
 

@@ -125,6 +125,12 @@ export async function configuredMembers(f: Fleet, shards: number): Promise<strin
     return by;
 }
 
+/** The fleet's halt as npm run fleet recorded it in a stack's config (unset: none). */
+export function fleetHaltIn(config: Record<string, string>): FleetHalt | undefined {
+    const h = safeJson(config[`${NS}:fleetHalt`]) as FleetHalt | undefined;
+    return h && typeof h === "object" && typeof h.release === "string" ? h : undefined;
+}
+
 function safeJson(v: string | undefined): unknown {
     try {
         return v === undefined ? undefined : JSON.parse(v);
@@ -139,8 +145,9 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 
 /**
  * A sharded fleet's outputs as one stack's: every shard's `fleet` merged, and one rollout
- * summary of the stage the fleet's stack asks for (operator/fleetDriver.ts combineRollouts),
- * with the fleet's halt when its driver recorded one.
+ * summary (operator/fleetDriver.ts combineRollouts) of the stage every shard has run (none
+ * while a shard has not run the release the fleet's stack asks for), or of the stage the
+ * fleet's driver halted the release at.
  */
 export async function fleetOutputs(f: Fleet): Promise<{ fleet: Record<string, unknown>; rollout?: RolloutSummary; halt?: FleetHalt }> {
     const shards = await shardStacks(f);
@@ -150,8 +157,12 @@ export async function fleetOutputs(f: Fleet): Promise<{ fleet: Record<string, un
     const release = c[`${NS}:targetCommit`] ?? "";
     const percent = Number(c[`${NS}:rolloutPercent`]);
     const rollouts = outs.map((o, i) => ({ name: shards[i].name, rollout: ledgerFromOutputs(undefined, o.rollout).rollout }));
-    if (!rollouts.some((r) => r.rollout?.release === release)) return { fleet };
-    const rollout = combineRollouts(release, percent, Number(c[`${NS}:failureThreshold`] ?? DEFAULTS.failureThreshold), rollouts);
-    const halt = safeJson(c[`${NS}:fleetHalt`]) as FleetHalt | undefined;
-    return halt?.release === release ? { fleet, rollout: { ...rollout, halted: true }, halt } : { fleet, rollout };
+    const threshold = Number(c[`${NS}:failureThreshold`] ?? DEFAULTS.failureThreshold);
+    const halt = fleetHaltIn(c);
+    if (halt?.release === release) return { fleet, rollout: { ...combineRollouts(release, halt.percent, threshold, rollouts), halted: true }, halt };
+    // The fleet is where its least advanced shard is: a stage some shard has not run yet
+    // (a driver stopped mid-stage) is not done, so the autopilot runs it again.
+    const at = Math.min(percent, ...rollouts.map((r) => (r.rollout?.release === release ? r.rollout.percent : 0)));
+    if (at === 0) return { fleet };
+    return { fleet, rollout: combineRollouts(release, at, threshold, rollouts) };
 }

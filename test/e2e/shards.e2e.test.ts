@@ -2,7 +2,8 @@
 // postgresql, started by lab/postgres.ts), driven by npm run fleet under the real engine:
 // a release through 10/50/100 judged as one fleet, a preview across shards, a bad release
 // halting every shard although it failed in one, a second operator's driver refused while
-// the first runs, and 5 hosts added without moving any other between shards.
+// the first runs, 5 hosts added without moving any other between shards, and the autopilot
+// (npm run rollout) taking a release through its stages over the shards.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -92,15 +93,21 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         assert.ok(!table.stdout.includes(pg.url.split("@")[0]), "the backend's password is in the status output");
     });
 
-    it("a preview lists exactly the hosts the next stage would change across all shards, and changes no config", async () => {
+    it("a preview lists exactly the hosts the next stage would change across all shards, and changes no config; plan lists the same from the shards' records", async () => {
         // Plain values and which keys are secret (a copy re-encrypts secrets: their ciphertext changes).
         const config = () => SHARDS.map((s) => pulumi("config", "--json", "--stack", s).stdout);
         const before = config();
         const r = await fleet(t.dir, "preview", "--commit", sha("v3"), "--percent", "10").done;
         assert.strictEqual(r.code, 0, r.out.slice(-3000));
         const expected = SHARDS.flatMap((s, i) => cohortFor(10, names(40).filter((n) => shardOf(n, 4) === i), sha("v3")).sort().map((h) => `${h} (${s})`));
-        assert.ok(r.out.includes(`fleet: release ${sha("v3").slice(0, 12)} at 10% would change ${expected.length} host(s) across 4 shards: ${expected.join(", ")}\n`), r.out);
+        const line = `fleet: release ${sha("v3").slice(0, 12)} at 10% would change ${expected.length} host(s) across 4 shards: ${expected.join(", ")}\n`;
+        assert.ok(r.out.includes(line), r.out);
         assert.deepStrictEqual(config(), before, "a preview changed a shard's config");
+        // The records-only plan: the same hosts as the engine's preview, no shard config written.
+        const p = await fleet(t.dir, "plan", "--commit", sha("v3"), "--percent", "10").done;
+        assert.strictEqual(p.code, 0, p.out.slice(-3000));
+        assert.ok(p.out.includes(line), `plan and the engine's preview disagree:\n${p.out}`);
+        assert.deepStrictEqual(config(), before, "a plan changed a shard's config");
     });
 
     it("a bad release halts the whole fleet at 10% although it failed in one shard; any shard's later up refuses with the same sentence", async () => {
@@ -120,6 +127,9 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         assert.strictEqual(advance.code, 1);
         assert.match(advance.out, /prod-s0\d: the stage did not run: the rollout of \w{12} is halted across the fleet: /);
         assert.match(pulumi("config", "get", "rachel-fleet:fleetHalt", "--stack", "prod").stdout, /"percent":10/, "the refused advance rewrote the fleet's halt");
+        const plan = await fleet(t.dir, "plan", "--percent", "50").done;
+        assert.strictEqual(plan.code, 1, plan.out);
+        assert.match(plan.out, new RegExp(`fleet: prod-s00: refused: the rollout of ${sha("crash-start").slice(0, 12)} is halted across the fleet: ${sentence.source} Refusing to advance to 50%`));
     });
 
     it("a second operator's driver (another checkout, same backend) is refused while the first runs, naming the lock's holder; nothing is lost and it runs after", async () => {
@@ -163,6 +173,26 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         }
         assert.strictEqual(after.flat().length, 45);
         for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v3"), h.name);
+    });
+
+    it("npm run rollout drives the sharded fleet: a release through 10 → 50 → 100, each stage over every shard, judged as one", async () => {
+        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "rolloutCli.ts"), "--stack", "prod", "--commit", sha("v2"), "--dir", t.dir], { cwd: REPO_ROOT, env: { ...process.env, ...t.env } });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        const code = await new Promise<number>((r) => child.on("close", (c) => r(c ?? -1)));
+        runLog.write(`$ npm run rollout -- --stack prod --commit v2\n${out}`);
+        driverOutput.push(out);
+        assert.strictEqual(code, 0, out.slice(-3000));
+        const short = sha("v2").slice(0, 12);
+        for (const p of [10, 50, 100]) {
+            assert.match(out, new RegExp(`rollout: release ${short}: the ${p}% stage starts`), out);
+            assert.match(out, new RegExp(`rollout: release ${short} at ${p}%: \\d+ hosts to update over 4 shards`), out);
+            assert.match(out, new RegExp(`rollout: release ${short} at ${p}% across 4 shards: (\\d+)/\\1 hosts succeeded`), out);
+        }
+        assert.match(out, new RegExp(`rollout: release ${short} is at 100%: complete`));
+        for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v2"), `${h.name} after the autopilot's release`);
+        await assertOutputsAreTruth(45, "after npm run rollout");
     });
 
     it("never shows the fleet's SSH key or the backend's password: the shards' state, their configs, driver logs and output", async () => {
