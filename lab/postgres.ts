@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { randomBytes } from "crypto";
+import { gunzipSync } from "zlib";
 import { run, tryRun } from "./shell";
 
 export interface StateServer {
@@ -12,6 +13,12 @@ export interface StateServer {
     url: string;
     /** The same URL with the password masked, for messages. */
     shown: string;
+    /**
+     * Every object the backend stored, read straight from the database: the DIY backend keeps
+     * each of its files (checkpoints, their backups, history, locks) as a row of pulumi_state,
+     * `{"data": <base64 of the file>}`; a .gz file is unzipped.
+     */
+    objects(): { key: string; text: string }[];
     stop(): void;
 }
 
@@ -56,6 +63,14 @@ export async function startStateServer(dir: string): Promise<StateServer> {
     return {
         url: url(password),
         shown: url("***"),
+        objects: () => {
+            const out = run(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "fleet", "-d", "pulumi_state", "-A", "-t", "-F", "\t", "-c", "SELECT key, data->>'data' FROM pulumi_state"], { env, maxBuffer: 1 << 30 });
+            return out.split("\n").filter(Boolean).map((line) => {
+                const [key, b64] = line.split("\t");
+                const raw = Buffer.from(b64 ?? "", "base64");
+                return { key, text: (key.endsWith(".gz") ? gunzipSync(raw) : raw).toString("utf8") };
+            });
+        },
         stop: () => {
             tryRun("runuser", ["-u", "postgres", "--", path.join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]);
             fs.rmSync(dir, { recursive: true, force: true });

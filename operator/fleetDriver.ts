@@ -1,3 +1,4 @@
+import { FleetHalt } from "../config/config";
 import { RolloutSummary } from "../stages/ledger";
 import { describeVerdict } from "../stages/verdict";
 
@@ -88,6 +89,18 @@ export function combineRollouts(release: string, percent: number, threshold: num
         failedHosts: ran.flatMap((x) => x.rollout!.failedHosts.map((h) => `${h} (${x.name})`)), failureRate, threshold,
         halted: failureRate > threshold || ran.some((x) => x.rollout!.halted),
     };
+}
+
+/**
+ * Where a sharded fleet is with `release`: the stage every shard has run (a shard's stage
+ * above the others' counts once they all have: the autopilot then runs the lower stage again
+ * and skips no shard's verdict), none while a shard has not run the release, or the stage
+ * the fleet's driver halted the release at.
+ */
+export function fleetRollout(release: string, percent: number, threshold: number, shards: { name: string; rollout?: RolloutSummary }[], halt?: FleetHalt): RolloutSummary | undefined {
+    if (halt?.release === release) return { ...combineRollouts(release, halt.percent, threshold, shards), halted: true };
+    const at = Math.min(percent, ...shards.map((x) => (x.rollout?.release === release ? x.rollout.percent : 0)));
+    return at === 0 ? undefined : combineRollouts(release, at, threshold, shards);
 }
 
 function judgeFleet(s: FleetStage, results: ShardResult[], notStarted: string[]): FleetOutcome {

@@ -5,7 +5,7 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { DEFAULTS, FleetHalt } from "../config/config";
 import { RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
-import { combineRollouts } from "./fleetDriver";
+import { fleetRollout } from "./fleetDriver";
 import { shardOf, shardStackName } from "../config/shards";
 import { OperatorError, StackRef, configKeys, plainConfig, pulumiCliAsync, stackOutputs, withMaskedOutputs } from "./stackAccess";
 
@@ -145,9 +145,8 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 
 /**
  * A sharded fleet's outputs as one stack's: every shard's `fleet` merged, and one rollout
- * summary (operator/fleetDriver.ts combineRollouts) of the stage every shard has run (none
- * while a shard has not run the release the fleet's stack asks for), or of the stage the
- * fleet's driver halted the release at.
+ * summary of where the fleet is with the release its stack asks for (fleetDriver.ts
+ * fleetRollout), with the fleet's halt when its driver recorded one.
  */
 export async function fleetOutputs(f: Fleet): Promise<{ fleet: Record<string, unknown>; rollout?: RolloutSummary; halt?: FleetHalt }> {
     const shards = await shardStacks(f);
@@ -157,12 +156,7 @@ export async function fleetOutputs(f: Fleet): Promise<{ fleet: Record<string, un
     const release = c[`${NS}:targetCommit`] ?? "";
     const percent = Number(c[`${NS}:rolloutPercent`]);
     const rollouts = outs.map((o, i) => ({ name: shards[i].name, rollout: ledgerFromOutputs(undefined, o.rollout).rollout }));
-    const threshold = Number(c[`${NS}:failureThreshold`] ?? DEFAULTS.failureThreshold);
     const halt = fleetHaltIn(c);
-    if (halt?.release === release) return { fleet, rollout: { ...combineRollouts(release, halt.percent, threshold, rollouts), halted: true }, halt };
-    // The fleet is where its least advanced shard is: a stage some shard has not run yet
-    // (a driver stopped mid-stage) is not done, so the autopilot runs it again.
-    const at = Math.min(percent, ...rollouts.map((r) => (r.rollout?.release === release ? r.rollout.percent : 0)));
-    if (at === 0) return { fleet };
-    return { fleet, rollout: combineRollouts(release, at, threshold, rollouts) };
+    const rollout = fleetRollout(release, percent, Number(c[`${NS}:failureThreshold`] ?? DEFAULTS.failureThreshold), rollouts, halt);
+    return { fleet, ...(rollout ? { rollout } : {}), ...(rollout && halt?.release === release ? { halt } : {}) };
 }

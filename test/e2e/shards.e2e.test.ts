@@ -195,7 +195,7 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         await assertOutputsAreTruth(45, "after npm run rollout");
     });
 
-    it("never shows the fleet's SSH key or the backend's password: the shards' state, their configs, driver logs and output", async () => {
+    it("never shows the fleet's SSH key or the backend's password: the shards' state (exported and as the database holds it), their configs, driver logs and output", async () => {
         const key = fs.readFileSync(status.privateKeyPath, "utf8");
         const pieces = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("").match(/.{40}/g)!;
         const password = decodeURIComponent(new URL(pg.url).password);
@@ -205,7 +205,10 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
             ...fs.readdirSync(logs).map((f): [string, string] => [`.rollout/fleet/prod/${f}`, fs.readFileSync(path.join(logs, f), "utf8")]),
             ["every npm run fleet output of this suite", driverOutput.join("\n")],
             ...SHARDS.map((s): [string, string] => [`pulumi stack export --stack ${s}`, pulumi("stack", "export", "--stack", s).stdout]),
+            // The database itself: every checkpoint, backup and history entry the backend keeps.
+            ...pg.objects().map((o): [string, string] => [`the database's pulumi_state row ${o.key}`, o.text]),
         ];
+        assert.ok(places.some(([w, text]) => w.startsWith("the database's") && /\/history\//.test(w) && text.includes("rachel-fleet:fleet:Vps")), "the database's own rows (history included) were not read");
         // The shards' state itself was read (a resource type appears only inside it), and what the drivers printed.
         assert.ok(places.filter(([w]) => w.startsWith("pulumi stack export")).every(([, text]) => text.includes("rachel-fleet:fleet:Vps")), "a shard's state was not read");
         assert.ok(driverOutput.length > 5, "no driver output was kept to grep");

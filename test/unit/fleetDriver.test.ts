@@ -2,7 +2,7 @@
 // fleet-wide budget that stops further shards, a shard's own halt halting the fleet, a
 // locked shard (another operator) that halts nothing, and the sentence an operator reads.
 import * as assert from "assert";
-import { ShardResult, ShardRun, combineRollouts, runFleetStage } from "../../operator/fleetDriver";
+import { ShardResult, ShardRun, combineRollouts, fleetRollout, runFleetStage } from "../../operator/fleetDriver";
 import { RolloutSummary } from "../../stages/ledger";
 
 const R = "e".repeat(40);
@@ -80,5 +80,18 @@ describe("a fleet stage over shards (fake shards)", () => {
         const live = { now: 0, max: 0, order: [] as string[] };
         const out = await runFleetStage(stage([shard("prod-s00", 0, [], live, "failed", "the stage did not run: rachel-fleet:targetCommit must be a full 40-character lowercase hex git SHA")], 1));
         assert.strictEqual(out.sentence, `release ${R.slice(0, 12)} at 10% across 1 shard: no host was updated. prod-s00: the stage did not run: rachel-fleet:targetCommit must be a full 40-character lowercase hex git SHA`);
+    });
+
+    it("the fleet is where its least advanced shard is: a stage one shard has not run is not done; a recorded halt is the fleet's", () => {
+        const at = (percent: number, failed: string[] = []) => ({ ...summary(4, failed), percent });
+        const all50 = [{ name: "a", rollout: at(50) }, { name: "b", rollout: at(50) }];
+        assert.deepStrictEqual([fleetRollout(R, 50, 0.3, all50)?.percent, fleetRollout(R, 50, 0.3, all50)?.attempted], [50, 8]);
+        // A driver killed during the 50% stage: one shard ran it, the other is still at 10%.
+        const killed = [{ name: "a", rollout: at(50) }, { name: "b", rollout: at(10) }];
+        assert.deepStrictEqual([fleetRollout(R, 50, 0.3, killed)?.percent, fleetRollout(R, 50, 0.3, killed)?.attempted], [10, 4]);
+        // A shard that never ran the release (still on the last one): the fleet has not started it.
+        assert.strictEqual(fleetRollout(R, 10, 0.3, [{ name: "a", rollout: at(10) }, { name: "b", rollout: { ...at(100), release: "f".repeat(40) } }]), undefined);
+        const halted = fleetRollout(R, 50, 0.3, [{ name: "a", rollout: at(10, ["x", "y"]) }, { name: "b" }], { release: R, percent: 10, reason: "0/4" });
+        assert.deepStrictEqual([halted?.percent, halted?.halted, halted?.failedHosts], [10, true, ["x (a)", "y (a)"]]);
     });
 });
