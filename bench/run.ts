@@ -1,4 +1,4 @@
-// npm run bench -- [--sizes 10,50] [--scale 10,100,1000] [--sharded 1000,10000 [--shard-size 500]] [--parallel 1,5,10,20] [--reps 1] [--smoke] [--out results]
+// npm run bench -- [--sizes 10,50] [--scale 10,100,1000] [--sharded 1000,10000 [--shard-size 250]] [--parallel 1,5,10,20] [--reps 1] [--smoke] [--out results]
 // Every figure is a ratio against a baseline measured in the same run on the same lab.
 import * as fs from "fs";
 import * as os from "os";
@@ -23,7 +23,7 @@ const scale = list(arg("scale", smoke ? "5,10" : "10,100,1000"));
 const parallel = list(arg("parallel", smoke ? "1,3" : "1,5,10,20"));
 // Fleets split into shard stacks (npm run fleet), of unreachable hosts like the scale rows.
 const sharded = list(arg("sharded", ""));
-const shardSize = Number(arg("shard-size", "500"));
+const shardSize = Number(arg("shard-size", "250"));
 const reps = Number(arg("reps", "1"));
 // Release directories: the rollback and interruption rows (on the smallest lab) and the slow-install stage (on the largest).
 const releaseRows = !process.argv.includes("--no-releases");

@@ -94,7 +94,7 @@ async function plan(f: Fleet, o: Options): Promise<number> {
 }
 
 function sayChanging(stage: { targetCommit: string; rolloutPercent: number }, shards: number, plans: ShardPlan[]): void {
-    const all = [...plans].sort((a, b) => a.name.localeCompare(b.name)).flatMap((p) => p.hosts.map((h) => `${h} (${p.name})`));
+    const all = [...plans].sort((a, b) => a.name.localeCompare(b.name)).flatMap((p) => [...p.hosts].sort().map((h) => `${h} (${p.name})`));
     say(`release ${stage.targetCommit.slice(0, 12)} at ${stage.rolloutPercent}% would change ${all.length} host(s) across ${shards} shards${all.length ? `: ${all.join(", ")}` : ""}`);
 }
 
