@@ -2,11 +2,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { DEFAULTS, parseStageRequest } from "../config/config";
 import { ledgerFromOutputs, RolloutSummary } from "../stages/ledger";
-import { firstError, lockedByAnother } from "./autopilot";
+import { StackPort, firstError, lockedByAnother } from "./autopilot";
 import { FleetOutcome, ShardResult, ShardRun, runFleetStage } from "./fleetDriver";
 import { Stage, planFleetStage } from "./fleetPlan";
 import { Fleet, ShardStack, fleetOutputs, recordFleetHalt, shardOutputs, shardStacks, syncShardConfig } from "./shardSet";
-import { StackPort } from "./autopilot";
 import { plainConfig } from "./stackAccess";
 
 /**
