@@ -46,7 +46,7 @@ export async function startConsole(s: ConsoleSettings): Promise<RunningConsole> 
     const token = fromEnv || randomBytes(24).toString("base64url");
     const log = s.log ?? ((l: string) => process.stderr.write(`console: ${l}\n`));
     const control = new RolloutControl(s.workDir, s.stackName);
-    const runs = new FleetRuns({ stackName: s.stackName, workDir: s.workDir, envVars: s.envVars ?? {} }, s.tags, control);
+    const runs = new FleetRuns({ stackName: s.stackName, workDir: s.workDir, envVars: s.envVars ?? {} }, s.tags, control, log);
     const rollout = new ConsoleRollout(runs, control, log);
     let origin = "";
     const handler = consoleHandler({ runs, rollout, token, origin: () => origin, log });

@@ -58,6 +58,7 @@ function stages(release, percent, runningPercent) {
   $("#stages").title = release ? "release " + release : "";
 }
 function render(view) {
+  if (view.label) $("#fleet-label").textContent = "· " + view.label;
   $("#fleet tbody").innerHTML = "";
   for (const r of view.rows) {
     const tr = row(r.host);
@@ -144,7 +145,7 @@ export function consolePage(): string {
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rachel-fleet console</title><style>${STYLE}</style></head>
 <body>
-<h1>rachel-fleet</h1>
+<h1>rachel-fleet <span id="fleet-label"></span></h1>
 <div><span id="stages"></span><span id="autopilot"></span></div>
 <div id="autopilot-said"></div>
 <ol id="timeline"></ol>

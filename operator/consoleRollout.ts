@@ -74,6 +74,8 @@ export class ConsoleRollout {
             const stack = await this.runs.open();
             return runRelease({
                 stack, ref: this.runs.ref, control: this.control, release, stages,
+                // A sharded fleet's: every shard's, judged as one.
+                outputs: () => this.runs.outputs(),
                 up: async () => {
                     const c = await plainConfig(this.runs.ref);
                     await this.runs.runStage(parseStageRequest(c[`${NS}:targetCommit`] ?? "", c[`${NS}:rolloutPercent`] ?? "", NS));

@@ -1,10 +1,9 @@
 // npm run fleet -- plan|preview|up --stack NAME [--percent P] [--commit SHA] [--shards-parallel N] [--dir PROJECT_DIR]
 // npm run fleet -- split --stack NAME --shards N [--dir PROJECT_DIR]
 import * as os from "os";
-import { pageEventsOf } from "./engineEvents";
 import { ShardPlan, planFleetStage } from "./fleetPlan";
-import { fleetStageConfig, runShardedStage } from "./fleetStage";
-import { Fleet, shardStacks, syncShardConfig } from "./shardSet";
+import { fleetStageConfig, previewShards, runShardedStage } from "./fleetStage";
+import { Fleet, shardStacks } from "./shardSet";
 import { splitFleet } from "./splitFleet";
 import { OperatorError, PROJECT_DIR, pulumiCliAsync } from "./stackAccess";
 
@@ -58,28 +57,8 @@ async function up(f: Fleet, o: Options): Promise<number> {
 
 async function preview(f: Fleet, o: Options): Promise<number> {
     const stage = await fleetStageConfig(f, o);
-    const shards = await shardStacks(f);
-    await syncShardConfig(f, shards);
-    const changing: Record<string, string[]> = {};
-    try {
-        let next = 0;
-        const worker = async () => {
-            for (let i = next++; i < shards.length; i = next++) {
-                const s = shards[i];
-                const stack = await s.open();
-                // Only for this preview: the next sync puts the fleet's own stage back.
-                await stack.setAllConfig({ [`${NS}:targetCommit`]: { value: stage.targetCommit }, [`${NS}:rolloutPercent`]: { value: String(stage.rolloutPercent) } });
-                const hosts = new Set<string>();
-                await stack.preview({ onEvent: (e) => pageEventsOf(e).forEach((p) => p.kind === "host" && p.phase === "updating" && hosts.add(p.host)) });
-                changing[s.name] = [...hosts].sort();
-                say(`${s.name}: ${hosts.size} host(s) would change`);
-            }
-        };
-        await Promise.all(Array.from({ length: Math.min(o.parallel, shards.length) }, worker));
-    } finally {
-        await syncShardConfig(f, shards);
-    }
-    sayChanging(stage, shards.length, Object.entries(changing).map(([name, hosts]) => ({ name, hosts })));
+    const plans = await previewShards(f, stage, o.parallel, { shard: (p) => say(`${p.name}: ${p.hosts.length} host(s) would change`) });
+    sayChanging(stage, plans.length, plans);
     return 0;
 }
 
@@ -88,7 +67,13 @@ async function plan(f: Fleet, o: Options): Promise<number> {
     const stage = await fleetStageConfig(f, o);
     const shards = await shardStacks(f);
     const plans = await planFleetStage(f, shards, stage, o.parallel);
-    plans.forEach((p) => say(p.refused ? `${p.name}: refused: ${p.refused}` : `${p.name}: ${p.hosts.length} host(s) would change`));
+    // A refusal is usually every shard's (the fleet's halt): its sentence once, the shards it holds after it.
+    const alike = new Map<string, string[]>();
+    plans.forEach((p) => (p.refused ? alike.set(p.refused, [...(alike.get(p.refused) ?? []), p.name]) : say(`${p.name}: ${p.hosts.length} host(s) would change`)));
+    alike.forEach(([first, ...others], sentence) => {
+        say(`${first}: refused: ${sentence}`);
+        if (others.length) say(`${others.join(", ")}: refused alike`);
+    });
     sayChanging(stage, shards.length, plans);
     return plans.some((p) => p.refused) ? 1 : 0;
 }

@@ -1,10 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
+import { EngineEvent } from "@pulumi/pulumi/automation";
 import { DEFAULTS, parseStageRequest } from "../config/config";
+import { mapLimit } from "../fleet/pool";
 import { ledgerFromOutputs, RolloutSummary } from "../stages/ledger";
 import { StackPort, firstError, lockedByAnother } from "./autopilot";
 import { FleetOutcome, ShardResult, ShardRun, runFleetStage } from "./fleetDriver";
-import { Stage, planFleetStage } from "./fleetPlan";
+import { ShardPlan, Stage, planFleetStage } from "./fleetPlan";
+import { pageEventsOf } from "./engineEvents";
 import { Fleet, ShardStack, fleetOutputs, recordFleetHalt, shardOutputs, shardStacks, syncShardConfig } from "./shardSet";
 import { plainConfig } from "./stackAccess";
 
@@ -32,10 +35,10 @@ export async function fleetStageConfig(f: Fleet, overrides: { commit?: string; p
  * stack): a stage is every shard's, judged as one; a halt or a refusal rejects as the
  * engine's `up` does, a shard locked by another update as a concurrent update.
  */
-export function shardedRelease(f: Fleet, parallel: number, say: (line: string) => void): Pick<StackPort, "up" | "outputs"> {
+export function shardedRelease(f: Fleet, parallel: number, say: (line: string) => void, onEvent?: (e: EngineEvent) => void): Pick<StackPort, "up" | "outputs"> {
     return {
         up: async () => {
-            const outcome = await runShardedStage(f, await fleetStageConfig(f), parallel, say);
+            const outcome = await runShardedStage(f, await fleetStageConfig(f), parallel, say, onEvent);
             say(outcome.sentence);
             if (outcome.locked.length) throw Object.assign(new Error(outcome.sentence), { name: "ConcurrentUpdateError" });
             if (outcome.halted) throw new Error(outcome.sentence);
@@ -44,7 +47,7 @@ export function shardedRelease(f: Fleet, parallel: number, say: (line: string) =
     };
 }
 
-export async function runShardedStage(f: Fleet, stage: ShardedStage, parallel: number, say: (line: string) => void): Promise<FleetOutcome> {
+export async function runShardedStage(f: Fleet, stage: ShardedStage, parallel: number, say: (line: string) => void, onEvent?: (e: EngineEvent) => void): Promise<FleetOutcome> {
     const shards = await shardStacks(f);
     await syncShardConfig(f, shards);
     const planned = (await planFleetStage(f, shards, stage, parallel)).map((p) => p.hosts.length);
@@ -53,7 +56,7 @@ export async function runShardedStage(f: Fleet, stage: ShardedStage, parallel: n
     say(`release ${stage.targetCommit.slice(0, 12)} at ${stage.rolloutPercent}%: ${planned.reduce((a, b) => a + b, 0)} hosts to update over ${shards.length} shards, ${Math.min(parallel, shards.length)} at once (logs: ${logDir})`);
     const outcome = await runFleetStage({
         release: stage.targetCommit, percent: stage.rolloutPercent, threshold: stage.threshold, parallel, say,
-        shards: shards.map((s, i) => shardRun(s, planned[i], stage, logDir)),
+        shards: shards.map((s, i) => shardRun(s, planned[i], stage, logDir, onEvent)),
     });
     // A halt the stage found (a shard's verdict or re-check) holds every shard; a stage the
     // programs refused (the fleet halted already, bad input) records nothing new.
@@ -65,6 +68,42 @@ export async function runShardedStage(f: Fleet, stage: ShardedStage, parallel: n
     return outcome;
 }
 
+/**
+ * The engine's preview of a stage on every shard: each shard's config made the fleet's,
+ * then asks for the stage only while its preview runs (put back after, even on an error).
+ * Resolves with the hosts each shard's preview would update (`on.shard` hears each as it ends).
+ */
+export async function previewShards(f: Fleet, stage: Stage, parallel: number, on: { event?: (e: EngineEvent) => void; shard?: (p: ShardPlan) => void } = {}): Promise<ShardPlan[]> {
+    const shards = await shardStacks(f);
+    await syncShardConfig(f, shards);
+    try {
+        return await mapLimit(shards, parallel, async (s) => {
+            const stack = await s.open();
+            await stack.setAllConfig({ [`${NS}:targetCommit`]: { value: stage.targetCommit }, [`${NS}:rolloutPercent`]: { value: String(stage.rolloutPercent) } });
+            const hosts = new Set<string>();
+            await stack.preview({
+                onEvent: (e) => {
+                    pageEventsOf(e).forEach((p) => p.kind === "host" && p.phase === "updating" && hosts.add(p.host));
+                    on.event?.(e);
+                },
+            });
+            const plan = { name: s.name, hosts: [...hosts].sort() };
+            on.shard?.(plan);
+            return plan;
+        });
+    } finally {
+        // The fleet's own stage back on every shard.
+        await syncShardConfig(f, shards);
+    }
+}
+
+/** `pulumi refresh` of every shard (what each shard's VPSs run, read back into its state); rejects with the first error. */
+export async function refreshShards(f: Fleet, parallel: number, onEvent?: (e: EngineEvent) => void): Promise<void> {
+    const shards = await shardStacks(f);
+    await syncShardConfig(f, shards);
+    await mapLimit(shards, parallel, async (s) => void (await (await s.open()).refresh({ showSecrets: false, onEvent })));
+}
+
 /** The engine's lock message reduced to who holds it (the backend URL in it may carry a password). */
 export function lockHolder(message: string): string | undefined {
     if (!lockedByAnother(message)) return undefined;
@@ -72,14 +111,14 @@ export function lockHolder(message: string): string | undefined {
     return by ? `the stack is locked by ${by[1]}${by[2] ? ` since ${by[2]}` : ""}: another update (another operator's driver?) holds it; nothing ran there` : "the stack is locked by another update; nothing ran there";
 }
 
-function shardRun(s: ShardStack, planned: number, stage: Stage, logDir: string): ShardRun {
+function shardRun(s: ShardStack, planned: number, stage: Stage, logDir: string, onEvent?: (e: EngineEvent) => void): ShardRun {
     return {
         name: s.name, planned,
         run: async (): Promise<ShardResult> => {
             const log = fs.createWriteStream(path.join(logDir, `${s.name}.log`));
             const stack = await s.open();
             let error: Error | undefined;
-            await stack.up({ showSecrets: false, onOutput: (o) => log.write(o) }).catch((e: Error) => (error = e));
+            await stack.up({ showSecrets: false, onOutput: (o) => log.write(o), onEvent }).catch((e: Error) => (error = e));
             log.end();
             const rollout = ledgerFromOutputs(undefined, (await shardOutputs(s)).rollout).rollout as RolloutSummary | undefined;
             const locked = error && lockHolder(error.message);

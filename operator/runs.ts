@@ -1,12 +1,12 @@
-import { ConcurrentUpdateError, EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as os from "os";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseStageRequest } from "../config/config";
-import { VERSION_TYPE } from "../config/resourceTypes";
 import { ledgerFromOutputs } from "../stages/ledger";
-import { planStage } from "../stages/plan";
+import { FleetStacks, fleetStacksOf, refusedByLock } from "./fleetStacks";
 import { FleetView, fleetView } from "./fleetView";
 import { PageEvent, pageEventsOf } from "./engineEvents";
 import { DriverState, RolloutControl } from "./rolloutControl";
-import { StackRef, plainConfig, pulumiCliAsync, stackOutputs, withMaskedOutputs } from "./stackAccess";
+import { StackRef, plainConfig, withMaskedOutputs } from "./stackAccess";
 
 /**
  * The console's side of the stack: reads its outputs and runs one preview / up / refresh
@@ -43,12 +43,15 @@ export interface RunState {
 
 export class FleetRuns {
     private stack?: Stack;
+    private stacks?: Promise<FleetStacks>;
     private running?: RunState;
     private listeners = new Set<(e: PageEvent) => void>();
 
     constructor(private readonly where: { stackName: string; workDir: string; envVars: Record<string, string> }, private readonly tags: Record<string, string> = {},
         /** The stack's autopilot control: while a driver lives, it alone starts runs. */
-        private readonly control?: RolloutControl) {}
+        private readonly control?: RolloutControl,
+        /** The console's log (a sharded stage's per-shard lines). */
+        private readonly log: (line: string) => void = () => undefined) {}
 
     async open(): Promise<Stack> {
         this.stack ??= withMaskedOutputs(await LocalWorkspace.selectStack({ stackName: this.where.stackName, workDir: this.where.workDir }, { envVars: this.where.envVars }), this.ref);
@@ -74,30 +77,24 @@ export class FleetRuns {
         return { stack: this.where.stackName, dir: this.where.workDir, env: { ...process.env, ...this.where.envVars } };
     }
 
+    /** The stack, or every shard of a sharded fleet's stack (decided once, when the console first needs it). */
+    fleet(): Promise<FleetStacks> {
+        this.stacks ??= fleetStacksOf({ stack: this.where.stackName, dir: this.where.workDir, env: this.ref.env! }, () => this.open(), Math.max(1, os.cpus().length), (l) => this.log(`fleet: ${l}`));
+        return this.stacks;
+    }
+
     async outputs(): Promise<{ fleet?: unknown; rollout?: unknown }> {
-        const o = await stackOutputs(this.ref);
-        return { fleet: o.fleet, rollout: o.rollout };
+        return (await this.fleet()).outputs();
     }
 
     private plainConfig(): Promise<Record<string, string>> {
         return plainConfig(this.ref);
     }
 
-    /** Host → update marker, as the last `pulumi refresh` recorded it in each version record. */
-    private async markers(): Promise<Record<string, string>> {
-        const state = JSON.parse(await pulumiCliAsync(["stack", "export"], this.ref));
-        const out: Record<string, string> = {};
-        for (const r of (state.deployment?.resources ?? []) as { type: string; outputs?: { spec?: { hostName?: string }; marker?: string } }[]) {
-            if (r.type === VERSION_TYPE && r.outputs?.marker && r.outputs.spec?.hostName) {
-                out[r.outputs.spec.hostName] = r.outputs.marker;
-            }
-        }
-        return out;
-    }
-
-    async view(): Promise<FleetView & { running?: RunState; autopilot?: DriverState }> {
-        const [outputs, markers] = await Promise.all([this.outputs(), this.markers()]);
-        return { ...fleetView(outputs, this.tags, markers), running: this.running, autopilot: this.control?.read() };
+    async view(): Promise<FleetView & { label?: string; running?: RunState; autopilot?: DriverState }> {
+        const fleet = await this.fleet();
+        const [outputs, markers] = await Promise.all([fleet.outputs(), fleet.markers()]);
+        return { ...fleetView(outputs, this.tags, markers), label: fleet.label, running: this.running, autopilot: this.control?.read() };
     }
 
     /** The commit and percentage the action asks for, checked with the program's messages (throws ConfigError). */
@@ -111,23 +108,6 @@ export class FleetRuns {
         return parseStageRequest(commit, percent, NS);
     }
 
-    /** Hosts this stage will update, by the program's own plan (for the progress bar). */
-    private async planned(stage: { targetCommit: string; rolloutPercent: number }): Promise<number> {
-        const out = await this.outputs();
-        const ledger = ledgerFromOutputs(out.fleet, out.rollout);
-        // Before its first stage a stack has no outputs: its hosts are the ones in its config.
-        const configured = async () => {
-            try {
-                return (JSON.parse((await this.plainConfig())[`${NS}:hosts`] ?? "[]") as { name?: string }[]).map((h) => String(h.name));
-            } catch {
-                return [];
-            }
-        };
-        const hostNames = Object.keys(ledger.hosts).length ? Object.keys(ledger.hosts) : await configured();
-        const plan = planStage({ hostNames, target: stage.targetCommit, percent: stage.rolloutPercent, ledger, overrideHalt: true });
-        return plan.cohort.filter((n) => plan.hosts[n].fresh).length;
-    }
-
     /**
      * Starts the action; resolves once the engine has taken the stack (or refused it), so a
      * caller can answer 202 or 409. The run goes on; its events reach the subscribers.
@@ -138,7 +118,7 @@ export class FleetRuns {
         this.running = state;
         try {
             const stage = a.kind === "refresh" ? undefined : await this.stageOf(a);
-            state.total = stage ? await this.planned(stage) : 0;
+            state.total = stage ? await (await this.fleet()).planned(stage) : 0;
             if (stage) Object.assign(state, { release: stage.targetCommit, percent: stage.rolloutPercent });
             return await this.launch(a, stage, state);
         } catch (e) {
@@ -168,23 +148,25 @@ export class FleetRuns {
         const state: RunState = { action: "rollout", startedAt: new Date().toISOString(), total: 0, done: 0, release: stage.targetCommit, percent: stage.rolloutPercent };
         this.running = state;
         try {
-            state.total = await this.planned(stage);
-            const stack = await this.open();
+            const fleet = await this.fleet();
+            state.total = await fleet.planned(stage);
             this.emit({ kind: "run", state: "started", action: state.action, total: state.total });
-            await stack.up({ onEvent: (e) => pageEventsOf(e).forEach((p) => this.emit(p)), showSecrets: false });
+            await fleet.up((e) => pageEventsOf(e).forEach((p) => this.emit(p)));
         } catch (e) {
-            await this.finish({ kind: "rollout" }, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message);
+            await this.finish({ kind: "rollout" }, refusedByLock(e) ? "refused" : "failed", (e as Error).message);
             throw e;
         }
         await this.finish({ kind: "rollout" }, "finished", "");
     }
 
     private async launch(a: Action, stage: { targetCommit: string; rolloutPercent: number } | undefined, state: RunState): Promise<RunState> {
-        const stack = await this.open();
-        const plain = stage ? await this.plainConfig() : {};
-        const before = stage ? [`${NS}:targetCommit`, `${NS}:rolloutPercent`].map((k) => [k, plain[k]] as const) : [];
-        if (stage) {
-            await stack.setAllConfig({ [`${NS}:targetCommit`]: { value: stage.targetCommit }, [`${NS}:rolloutPercent`]: { value: String(stage.rolloutPercent) } });
+        const fleet = await this.fleet();
+        // A stage that runs is the one the fleet's config asks for (a preview sets its own only while it runs).
+        const setsStage = stage !== undefined && a.kind !== "preview";
+        const plain = setsStage ? await this.plainConfig() : {};
+        const before = setsStage ? [`${NS}:targetCommit`, `${NS}:rolloutPercent`].map((k) => [k, plain[k]] as const) : [];
+        if (setsStage) {
+            await (await this.open()).setAllConfig({ [`${NS}:targetCommit`]: { value: stage.targetCommit }, [`${NS}:rolloutPercent`]: { value: String(stage.rolloutPercent) } });
         }
         let taken!: () => void;
         const engineTookIt = new Promise<void>((r) => (taken = r));
@@ -193,10 +175,10 @@ export class FleetRuns {
             pageEventsOf(e).forEach((p) => this.emit(p));
         };
         this.emit({ kind: "run", state: "started", action: a.kind, total: state.total });
-        const run = a.kind === "preview" ? stack.preview({ onEvent }) : a.kind === "refresh" ? stack.refresh({ onEvent, showSecrets: false }) : stack.up({ onEvent, showSecrets: false });
-        // A preview asks "what if", and a run that did not happen changed nothing: either
-        // puts the stack's config back before the run is reported done.
+        const run = a.kind === "preview" ? fleet.preview(stage!, onEvent) : a.kind === "refresh" ? fleet.refresh(onEvent) : fleet.up(onEvent);
+        // A run that did not happen changed nothing: the config is put back before it is reported done.
         const restore = async () => {
+            const stack = await this.open();
             for (const [k, v] of before) {
                 if (v === undefined) await stack.removeConfig(k);
                 else await stack.setConfig(k, { value: v });
@@ -208,16 +190,16 @@ export class FleetRuns {
             return stage !== undefined && r?.release === stage.targetCommit && r.percent === stage.rolloutPercent && r.halted && !r.refusal;
         };
         const finished = run.then(
-            () => (a.kind === "preview" ? restore() : Promise.resolve()).then(() => this.finish(a, "finished", "")),
+            () => this.finish(a, "finished", ""),
             async (e) => {
-                if (a.kind === "preview" || !(await ran().catch(() => false))) await restore();
-                await this.finish(a, e instanceof ConcurrentUpdateError ? "refused" : "failed", (e as Error).message);
+                if (!(await ran().catch(() => false))) await restore();
+                await this.finish(a, refusedByLock(e) ? "refused" : "failed", (e as Error).message);
             },
         );
         const first = await Promise.race([engineTookIt.then(() => "taken"), run.then(() => "taken", (e) => e)]);
-        if (first instanceof ConcurrentUpdateError) {
+        if (refusedByLock(first)) {
             await finished.catch(() => undefined);
-            throw new Busy("the stack is locked by another update (a pulumi command running elsewhere); try again when it has finished");
+            throw new Busy(`${fleet.label} is locked by another update (a pulumi command or driver running elsewhere); try again when it has finished`);
         }
         return state;
     }

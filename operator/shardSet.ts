@@ -99,10 +99,13 @@ export async function shardOutputs(s: ShardStack): Promise<{ fleet?: unknown; ro
     try {
         return await stackOutputs(s.ref);
     } catch (e) {
-        if (/no stack named|could not find stack|stack .* not found/i.test((e as Error).message)) return {};
+        if (isMissingStack(e)) return {};
         throw e;
     }
 }
+
+/** The CLI's error for a stack the backend does not have (a shard that never ran). */
+export const isMissingStack = (e: unknown): boolean => /no stack named|could not find stack|stack .* not found/i.test((e as Error).message);
 
 /**
  * The fleet's VPS names as its stack's plain config lists them (hosts, inventoryFile,

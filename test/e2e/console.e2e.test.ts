@@ -185,7 +185,7 @@ describe("the operator's console and status table (10-host lab, real engine, rea
         const before = fs.readFileSync(cfgFile, "utf8");
         const r = await api("POST", "/api/advance", { percent: 50 });
         await cliRun;
-        assert.deepStrictEqual([r.status, JSON.parse(r.body).error], [409, "the stack is locked by another update (a pulumi command running elsewhere); try again when it has finished"]);
+        assert.deepStrictEqual([r.status, JSON.parse(r.body).error], [409, "stack console is locked by another update (a pulumi command or driver running elsewhere); try again when it has finished"]);
         await new Promise((res) => setTimeout(res, 2000));
         assert.strictEqual(fs.readFileSync(cfgFile, "utf8"), before, "the refused advance changed the stack's config");
     });

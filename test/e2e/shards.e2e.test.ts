@@ -8,7 +8,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as http from "http";
 import { spawn, spawnSync } from "child_process";
+import puppeteer from "puppeteer-core";
 import { LabStatus, readLabStatus } from "../../lab/labStatus";
 import { linkProject } from "../../lab/labProject";
 import { REPO_ROOT } from "../../lab/paths";
@@ -17,10 +19,14 @@ import { shardOf } from "../../config/shards";
 import { cohortFor } from "../../stages/cohort";
 import { hostTruth } from "../lab/hostTruth";
 import { lab } from "../lab/labCli";
+import { startConsole } from "../../operator/console";
+import { tagsOf } from "../../operator/stackAccess";
+import { runOnHost } from "../../lab/sshExec";
 import { TestStack, createTestStack, runLog } from "./stackHarness";
 
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const SHARDS = ["prod-s00", "prod-s01", "prod-s02", "prod-s03"];
+const CHROMIUM = "/usr/bin/chromium";
 
 describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by npm run fleet (real engine)", function () {
     this.timeout(1800000);
@@ -30,6 +36,8 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
     let pgDir: string;
     /** Everything every npm run fleet of this suite printed (grepped for secrets at the end). */
     const driverOutput: string[] = [];
+    /** What the console sent: its event stream and its page (grepped too). */
+    const consoleStream: string[] = [];
     const sha = (tag: string) => (status.releases as Record<string, string>)[tag];
     const names = (n: number) => status.hosts.slice(0, n).map((h) => h.name);
     /** npm run fleet in a project directory (an operator's checkout); resolves when it exits. */
@@ -130,6 +138,9 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         const plan = await fleet(t.dir, "plan", "--percent", "50").done;
         assert.strictEqual(plan.code, 1, plan.out);
         assert.match(plan.out, new RegExp(`fleet: prod-s00: refused: the rollout of ${sha("crash-start").slice(0, 12)} is halted across the fleet: ${sentence.source} Refusing to advance to 50%`));
+        // The fleet's refusal once, not once per shard.
+        assert.strictEqual(plan.out.split("is halted across the fleet").length - 1, 1, plan.out);
+        assert.match(plan.out, /\nfleet: prod-s01, prod-s02, prod-s03: refused alike\n/);
     });
 
     it("a second operator's driver (another checkout, same backend) is refused while the first runs, naming the lock's holder; nothing is lost and it runs after", async () => {
@@ -195,6 +206,78 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         await assertOutputsAreTruth(45, "after npm run rollout");
     });
 
+    it("the console over the sharded fleet, in a browser: one table of every shard's hosts, a release, a preview, the autopilot and a refresh over the 4 shards", async () => {
+        assert.ok(fs.existsSync(CHROMIUM), `the console's browser test needs Debian's chromium at ${CHROMIUM} (apt-get install chromium; scripts/setup.sh installs it)`);
+        const log: string[] = [];
+        const c = await startConsole({ stackName: "prod", workDir: t.dir, envVars: t.env, port: 0, tags: tagsOf(status.repoUrl), log: (l) => log.push(l) });
+        http.get(`${c.origin}/api/events`, { headers: { Authorization: `Bearer ${c.token}` } }, (res) => res.on("data", (d) => consoleStream.push(String(d))));
+        const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+        try {
+            const page = await browser.newPage();
+            await page.setViewport({ width: 1400, height: 900 });
+            const text = (sel: string) => page.$eval(sel, (x) => x.textContent ?? "");
+            const idle = () => page.waitForFunction(() => !/running|…/.test(document.querySelector("#message")?.textContent ?? ""), { timeout: 600000, polling: 200 });
+            const column = (col: string) => page.$$eval(`tr[data-host] td.${col}`, (tds) => Object.fromEntries(tds.map((td) => [td.closest("tr")!.getAttribute("data-host"), td.textContent ?? ""])));
+            const v3 = sha("v3").slice(0, 12);
+            const byShard = SHARDS.map((_, i) => status.hosts.map((h) => h.name).filter((n) => shardOf(n, 4) === i));
+            const cohort = (p: number) => byShard.flatMap((m) => cohortFor(p, m, sha("v3")));
+            await page.goto(c.url);
+            await page.waitForFunction(() => document.querySelectorAll("tr[data-host]").length === 45, { timeout: 60000 });
+            assert.strictEqual(await text("#fleet-label"), "· fleet prod (4 shards)");
+            assert.match(await text("#summary"), new RegExp(`release (\\S+ )?${sha("v2").slice(0, 12)} at 100%: (\\d+)/\\2 hosts succeeded`));
+
+            // A release from the page: 10% of each shard, the canaries live on the one table.
+            await page.type("#commit", sha("v3"));
+            await page.click("#btn-release");
+            await page.waitForFunction(() => [...document.querySelectorAll("tr[data-host] td.status")].some((td) => td.textContent === "updating"), { timeout: 120000, polling: 100 });
+            await idle();
+            assert.strictEqual(await text("#message"), "release finished");
+            for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha(cohort(10).includes(h.name) ? "v3" : "v2"), `${h.name} after the console's 10% stage`);
+            const current = await column("current");
+            for (const n of cohort(10)) assert.match(current[n], new RegExp(v3), `${n}'s row after the 10% stage`);
+            assert.match(await text("#summary"), new RegExp(`release (\\S+ )?${v3} at 10%: ${cohort(10).length}/${cohort(10).length} hosts succeeded`));
+
+            // A preview over the shards marks exactly the hosts the 50% stage would change, and changes no config.
+            const config = () => ["prod", ...SHARDS].map((s) => pulumi("config", "--json", "--stack", s).stdout);
+            const before = config();
+            await page.$eval("#percent", (i) => ((i as HTMLInputElement).value = ""));
+            await page.type("#percent", "50");
+            await page.click("#btn-preview");
+            await idle();
+            assert.match(await text("#message"), /^preview finished/);
+            const marked = Object.entries(await column("status")).filter(([, st]) => st === "will change").map(([n]) => n).sort();
+            assert.deepStrictEqual(marked, cohort(50).filter((n) => !cohort(10).includes(n)).sort());
+            assert.deepStrictEqual(config(), before, "the console's preview changed a stack's config");
+
+            // Start release: the autopilot takes v3 on through 50 → 100, each stage over every shard.
+            await page.$eval("#stage-list", (i) => ((i as HTMLInputElement).value = ""));
+            await page.type("#stage-list", "10,50,100");
+            await page.click("#btn-autopilot");
+            await page.waitForFunction((re) => new RegExp(re).test(document.querySelector("#autopilot")?.textContent ?? ""), { timeout: 900000, polling: 200 }, `^autopilot: complete: release ${v3} is at 100%: complete$`);
+            for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v3"), `${h.name} after the console's autopilot`);
+            await page.waitForFunction((want) => [...document.querySelectorAll("tr[data-host] td.current")].every((td) => td.textContent?.includes(want)), { timeout: 60000 }, v3);
+            assert.ok(log.some((l) => /^fleet: release \w{12} at 50%: \d+ hosts to update over 4 shards/.test(l)), log.join("\n"));
+
+            // A refresh of every shard reads back an update marker left on a host of the last shard.
+            const [fresh] = status.hosts.filter((h) => shardOf(h.name, 4) === 3);
+            const now = Math.floor(Date.now() / 1000);
+            await runOnHost(fresh, `mkdir -p ~/.rachel-fleet && printf '%s' '{"since":"${new Date(now * 1000).toISOString().slice(0, 19)}Z","epoch":${now},"staleAfterEpoch":${now + 3600},"target":"x","attempt":"x-1"}' > ~/.rachel-fleet/updating`);
+            try {
+                await page.click("#btn-refresh");
+                await page.waitForFunction((h) => /^updating since /.test(document.querySelector(`tr[data-host="${h}"] td.marker`)?.textContent ?? ""), { timeout: 300000, polling: 200 }, fresh.name);
+                await idle();
+                assert.strictEqual(await text("#message"), "refresh finished");
+            } finally {
+                await runOnHost(fresh, "rm -f ~/.rachel-fleet/updating");
+            }
+            consoleStream.push(await page.content());
+        } finally {
+            await browser.close();
+            await c.close();
+            runLog.write(`console log:\n${log.join("\n")}\n`);
+        }
+    });
+
     it("never shows the fleet's SSH key or the backend's password: the shards' state (exported and as the database holds it), their configs, driver logs and output", async () => {
         const key = fs.readFileSync(status.privateKeyPath, "utf8");
         const pieces = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("").match(/.{40}/g)!;
@@ -204,6 +287,7 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
             ...fs.readdirSync(t.dir).filter((f) => /^Pulumi\.prod.*\.yaml$/.test(f)).map((f): [string, string] => [f, fs.readFileSync(path.join(t.dir, f), "utf8")]),
             ...fs.readdirSync(logs).map((f): [string, string] => [`.rollout/fleet/prod/${f}`, fs.readFileSync(path.join(logs, f), "utf8")]),
             ["every npm run fleet output of this suite", driverOutput.join("\n")],
+            ["the console's event stream and page", consoleStream.join("\n")],
             ...SHARDS.map((s): [string, string] => [`pulumi stack export --stack ${s}`, pulumi("stack", "export", "--stack", s).stdout]),
             // The database itself: every checkpoint, backup and history entry the backend keeps.
             ...pg.objects().map((o): [string, string] => [`the database's pulumi_state row ${o.key}`, o.text]),
@@ -212,6 +296,7 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         // The shards' state itself was read (a resource type appears only inside it), and what the drivers printed.
         assert.ok(places.filter(([w]) => w.startsWith("pulumi stack export")).every(([, text]) => text.includes("rachel-fleet:fleet:Vps")), "a shard's state was not read");
         assert.ok(driverOutput.length > 5, "no driver output was kept to grep");
+        assert.ok(consoleStream.join("").includes("fleet prod (4 shards)"), "the console's stream and page were not kept to grep");
         for (const [where, text] of places) {
             assert.ok(!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text), `a PEM header is in ${where}`);
             for (const p of pieces) assert.ok(!text.includes(p), `part of the fleet's private key is in ${where}`);
