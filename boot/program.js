@@ -7,5 +7,6 @@
 // (500 hosts: 3.4 s of its 11 s), and nothing here has a map worth it (boot/transpile.js emits
 // none). V8's own formatting keeps the traces, unmapped.
 Error.prepareStackTrace = undefined;
+require("./sdkDebug").quietSdkDebug(process.env);
 require("./transpile").register();
 module.exports = require("../index.ts");

@@ -75,4 +75,18 @@ describe("the engine's start: what the program and its providers load", function
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });
+
+    it("drops the SDK's per-resource debug lines unless RACHEL_FLEET_SDK_DEBUG asks for them", () => {
+        const probe = (env: Record<string, string>) => {
+            const r = spawnSync(process.execPath, ["-e", `
+const quieted = require("./boot/sdkDebug").quietSdkDebug(process.env);
+const log = require("@pulumi/pulumi/log");
+// The SDK's modules import log through __importStar, which hands back this very object for an ES module.
+console.log(JSON.stringify({ quieted, esModule: log.__esModule === true, sdkDebug: /excessiveDebugOutput/.test(String(log.debug)) }));`], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } });
+            assert.strictEqual(r.status, 0, r.stderr);
+            return JSON.parse(r.stdout.trim());
+        };
+        assert.deepStrictEqual(probe({}), { quieted: true, esModule: true, sdkDebug: false });
+        assert.deepStrictEqual(probe({ RACHEL_FLEET_SDK_DEBUG: "1" }), { quieted: false, esModule: true, sdkDebug: true });
+    });
 });
