@@ -43,8 +43,14 @@ export function parseFleetConfig(raw: RawConfig, ctx: ParseContext): FleetConfig
  * and messages (the console refuses bad input with them before any run starts).
  */
 export function parseStageRequest(targetCommit: string, rolloutPercent: string, ns: string): { targetCommit: string; rolloutPercent: number } {
-    const rollout = parseRollout(configReader({ targetCommit, rolloutPercent }, ns));
-    return { targetCommit: rollout.targetCommit, rolloutPercent: rollout.rolloutPercent };
+    const { targetCommit: commit, rolloutPercent: percent } = parseFleetStage(targetCommit, rolloutPercent, undefined, ns);
+    return { targetCommit: commit, rolloutPercent: percent };
+}
+
+/** A sharded fleet's stage (npm run fleet): the stage request and the fleet's failure threshold, by the same rules. */
+export function parseFleetStage(targetCommit: string, rolloutPercent: string, failureThreshold: string | undefined, ns: string): { targetCommit: string; rolloutPercent: number; threshold: number } {
+    const rollout = parseRollout(configReader({ targetCommit, rolloutPercent, ...(failureThreshold === undefined ? {} : { failureThreshold }) }, ns));
+    return { targetCommit: rollout.targetCommit, rolloutPercent: rollout.rolloutPercent, threshold: rollout.failureThreshold };
 }
 
 function rejectUnknownKeys(raw: RawConfig, ns: string): void {

@@ -95,6 +95,12 @@ export interface FleetHalt {
 }
 
 /** Every key the program reads, with the default the schema in Pulumi.yaml documents. */
+/**
+ * The stack config's namespace: this project's name (Pulumi.yaml). The program reads it
+ * from the engine (pulumi.getProject()); the operator's tools, outside the program, use this.
+ */
+export const CONFIG_NS = "rachel-fleet";
+
 export const DEFAULTS = {
     failureThreshold: 0.3,
     maxParallel: 5,

@@ -4,6 +4,7 @@ import { resumeTarget, runRelease } from "./releaseDriver";
 import { RolloutControl } from "./rolloutControl";
 import { Busy, FleetRuns } from "./runs";
 import { plainConfig } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * The console's Start release: the autopilot (operator/autopilot.ts) driven from the console
@@ -13,7 +14,7 @@ import { plainConfig } from "./stackAccess";
  * driver's state by watching that file (a driver elsewhere included).
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 export type RolloutVerb = "start" | "pause" | "resume" | "abort";
 

@@ -6,8 +6,9 @@ import { fleetStageConfig, previewShards, runShardedStage } from "./fleetStage";
 import { Fleet, shardStacks } from "./shardSet";
 import { splitFleet } from "./splitFleet";
 import { OperatorError, PROJECT_DIR, pulumiCliAsync } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 const USAGE = `usage: npm run fleet -- plan|preview|up --stack NAME [--percent P] [--commit SHA] [--shards-parallel N] [--dir PROJECT_DIR]
        npm run fleet -- split --stack NAME --shards N [--dir PROJECT_DIR]
   runs one stage over every shard stack of the fleet NAME (rachel-fleet:shards on NAME; its

@@ -99,7 +99,10 @@ export function combineRollouts(release: string, percent: number, threshold: num
  */
 export function fleetRollout(release: string, percent: number, threshold: number, shards: { name: string; rollout?: RolloutSummary }[], halt?: FleetHalt): RolloutSummary | undefined {
     if (halt?.release === release) return { ...combineRollouts(release, halt.percent, threshold, shards), halted: true };
-    const at = Math.min(percent, ...shards.map((x) => (x.rollout?.release === release ? x.rollout.percent : 0)));
+    // A missing or bad percentage in the config (the program refuses it at the next run) caps
+    // nothing: the shards' records alone say where the fleet is.
+    const asked = Number.isFinite(percent) && percent > 0 ? percent : 100;
+    const at = Math.min(asked, ...shards.map((x) => (x.rollout?.release === release ? x.rollout.percent : 0)));
     return at === 0 ? undefined : combineRollouts(release, at, threshold, shards);
 }
 

@@ -5,6 +5,7 @@ import { ledgerFromOutputs } from "../stages/ledger";
 import { RolloutRefused, planStage } from "../stages/plan";
 import { Fleet, ShardStack, configuredMembers, fleetHaltIn, shardOutputs } from "./shardSet";
 import { plainConfig } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * What a stage would do over a sharded fleet, read from each shard's record (its `fleet`
@@ -15,7 +16,7 @@ import { plainConfig } from "./stackAccess";
  * (over SSH), drift, and changes of the subscribers' environments (secrets, not read here).
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 export interface ShardPlan {
     name: string;

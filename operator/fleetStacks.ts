@@ -7,6 +7,7 @@ import { Stage, planFleetStage } from "./fleetPlan";
 import { previewShards, refreshShards, shardedRelease } from "./fleetStage";
 import { Fleet, fleetOutputs, isMissingStack, shardCount, shardStacks } from "./shardSet";
 import { StackRef, plainConfig, pulumiCliAsync, stackOutputs } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * The stacks behind the console's one fleet: the stack itself, or, on a sharded fleet's
@@ -15,7 +16,7 @@ import { StackRef, plainConfig, pulumiCliAsync, stackOutputs } from "./stackAcce
  * its page, its refusals and its autopilot are the same over one stack and over shards.
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 type OnEvent = (e: EngineEvent) => void;
 

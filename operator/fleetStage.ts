@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { DEFAULTS, parseStageRequest } from "../config/config";
+import { parseFleetStage } from "../config/config";
 import { mapLimit } from "../fleet/pool";
 import { ledgerFromOutputs, RolloutSummary } from "../stages/ledger";
 import { StackPort, firstError, lockedByAnother } from "./autopilot";
@@ -10,6 +10,7 @@ import { ShardPlan, Stage, planFleetStage } from "./fleetPlan";
 import { pageEventsOf } from "./engineEvents";
 import { Fleet, ShardStack, fleetOutputs, recordFleetHalt, shardOutputs, shardStacks, syncShardConfig } from "./shardSet";
 import { plainConfig } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * One stage of a sharded fleet as npm run fleet -- up and the autopilot over shards run it
@@ -19,15 +20,14 @@ import { plainConfig } from "./stackAccess";
  * and a halt the stage found recorded on every shard.
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 export interface ShardedStage extends Stage { threshold: number }
 
 /** The stage the fleet's stack asks for (or the operator's overrides), checked with the program's own messages. */
 export async function fleetStageConfig(f: Fleet, overrides: { commit?: string; percent?: string } = {}): Promise<ShardedStage> {
     const c = await plainConfig({ stack: f.stack, dir: f.dir, env: f.env });
-    const s = parseStageRequest(overrides.commit ?? c[`${NS}:targetCommit`] ?? "", overrides.percent ?? c[`${NS}:rolloutPercent`] ?? "", NS);
-    return { ...s, threshold: Number(c[`${NS}:failureThreshold`] ?? DEFAULTS.failureThreshold) };
+    return parseFleetStage(overrides.commit ?? c[`${NS}:targetCommit`] ?? "", overrides.percent ?? c[`${NS}:rolloutPercent`] ?? "", c[`${NS}:failureThreshold`], NS);
 }
 
 /**

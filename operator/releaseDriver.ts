@@ -6,6 +6,7 @@ import { Notifier } from "./notify";
 import { RolloutControl, isAlive } from "./rolloutControl";
 import { withTimeline } from "./timeline";
 import { StackRef, configKeys, plainConfig, stackOutputs } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * One release driven by the autopilot, as `npm run rollout` and the console's Start release
@@ -15,7 +16,7 @@ import { StackRef, configKeys, plainConfig, stackOutputs } from "./stackAccess";
  * to a page).
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 export interface ReleaseRun {
     stack: Stack;

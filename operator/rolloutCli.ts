@@ -9,8 +9,9 @@ import { resumeTarget, runRelease } from "./releaseDriver";
 import { shardCount } from "./shardSet";
 import { RolloutControl } from "./rolloutControl";
 import { OperatorError, PROJECT_DIR, withMaskedOutputs } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 const USAGE = `usage: npm run rollout -- --stack NAME --commit SHA [--to 100] [--stages 10,50,100] [--dir PROJECT_DIR]
        npm run rollout -- --stack NAME --resume | --pause | --abort | --status [--dir PROJECT_DIR]
   runs a release through its stages, each one pulumi up at that percentage: waits out the

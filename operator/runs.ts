@@ -7,6 +7,7 @@ import { FleetView, fleetView } from "./fleetView";
 import { PageEvent, pageEventsOf } from "./engineEvents";
 import { DriverState, RolloutControl } from "./rolloutControl";
 import { StackRef, plainConfig, withMaskedOutputs } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * The console's side of the stack: reads its outputs and runs one preview / up / refresh
@@ -18,7 +19,7 @@ import { StackRef, plainConfig, withMaskedOutputs } from "./stackAccess";
  * the stack's config exactly as it was.
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 export class Busy extends Error {}
 

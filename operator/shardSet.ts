@@ -8,6 +8,7 @@ import { RolloutSummary, ledgerFromOutputs } from "../stages/ledger";
 import { fleetRollout } from "./fleetDriver";
 import { shardOf, shardStackName } from "../config/shards";
 import { OperatorError, StackRef, configKeys, plainConfig, pulumiCliAsync, stackOutputs, withMaskedOutputs } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * The stacks of a sharded fleet as its driver (npm run fleet) and npm run status reach them:
@@ -16,7 +17,7 @@ import { OperatorError, StackRef, configKeys, plainConfig, pulumiCliAsync, stack
  * by the CLI for each shard, never shown here), and each shard's outputs are read masked.
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 export interface Fleet {
     stack: string;

@@ -2,6 +2,7 @@ import { VPS_TYPE } from "../config/resourceTypes";
 import { shardOf, shardStackName } from "../config/shards";
 import { Fleet, shardCount, shardStacks, syncShardConfig } from "./shardSet";
 import { OperatorError, plainConfig, pulumiCliAsync } from "./stackAccess";
+import { CONFIG_NS } from "../config/types";
 
 /**
  * Moves a one-stack fleet to shard stacks without touching a VPS: each VPS's resources (its
@@ -11,7 +12,7 @@ import { OperatorError, plainConfig, pulumiCliAsync } from "./stackAccess";
  * nothing to update. Run again after an interruption, it moves what is left.
  */
 
-const NS = "rachel-fleet";
+const NS = CONFIG_NS;
 
 interface StateResource { urn: string; type: string; parent?: string }
 

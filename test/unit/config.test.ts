@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { labConfig, runProgram } from "./mockFleet";
+import { CONFIG_NS } from "../../config/types";
+import { ConfigError, parseFleetStage } from "../../config/config";
 
 /**
  * Every bad input stops the program with a message naming the key, the bad value
@@ -31,6 +33,18 @@ const withHosts = (hosts: object[], extra: Record<string, string> = {}) => ({ ..
 const goodHost = { name: "web-1", host: "127.0.1.1", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq7Yf8z0ffhC4mGzI4OaJbqYcA2dmF1k8Rk1y3Cj1bM" };
 
 describe("bad input is refused at preview with a clear message", () => {
+    it("a sharded fleet's stage is checked by the program's rules, its failure threshold included", () => {
+        const sha = "a".repeat(40);
+        assert.deepStrictEqual(parseFleetStage(sha, "50", undefined, CONFIG_NS), { targetCommit: sha, rolloutPercent: 50, threshold: 0.3 });
+        assert.deepStrictEqual(parseFleetStage(sha, "10", "0.5", CONFIG_NS).threshold, 0.5);
+        assert.throws(() => parseFleetStage(sha, "10", "lots", CONFIG_NS), (e: Error) => e instanceof ConfigError && /^rachel-fleet:failureThreshold must be a number from 0 to 1 \(a fraction of the stage's hosts\); got "lots"\. Fix: pulumi config set rachel-fleet:failureThreshold 0\.3/.test(e.message));
+        assert.throws(() => parseFleetStage(sha, "150", undefined, CONFIG_NS), /rachel-fleet:rolloutPercent must be a whole number from 1 to 100; got "150"/);
+    });
+
+    it("the operator's tools name the config namespace the program reads: the project's name", () => {
+        const project = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8"));
+        assert.strictEqual(project?.[1], CONFIG_NS, "Pulumi.yaml's name and config/types.ts CONFIG_NS differ: the operator's tools would set keys the program never reads");
+    });
     it("a short or non-hex commit", async () => {
         await rejects(labConfig(3, { targetCommit: "abc123" }), "rachel-fleet:targetCommit", `"abc123"`, "40-character");
         await rejects(labConfig(3, { targetCommit: "g".repeat(40) }), "rachel-fleet:targetCommit", "hex");

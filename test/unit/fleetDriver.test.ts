@@ -93,5 +93,7 @@ describe("a fleet stage over shards (fake shards)", () => {
         assert.strictEqual(fleetRollout(R, 10, 0.3, [{ name: "a", rollout: at(10) }, { name: "b", rollout: { ...at(100), release: "f".repeat(40) } }]), undefined);
         const halted = fleetRollout(R, 50, 0.3, [{ name: "a", rollout: at(10, ["x", "y"]) }, { name: "b" }], { release: R, percent: 10, reason: "0/4" });
         assert.deepStrictEqual([halted?.percent, halted?.halted, halted?.failedHosts], [10, true, ["x (a)", "y (a)"]]);
+        // A bad percentage in the fleet's config (NaN from "abc"): where the shards are, not NaN.
+        assert.deepStrictEqual([fleetRollout(R, Number("abc"), 0.3, killed)?.percent, fleetRollout(R, Number(undefined), 0.3, all50)?.percent], [10, 50]);
     });
 });
