@@ -3,7 +3,7 @@ import { mapLimit } from "../fleet/pool";
 import { assertBaked } from "../stages/gate";
 import { ledgerFromOutputs } from "../stages/ledger";
 import { RolloutRefused, planStage } from "../stages/plan";
-import { Fleet, ShardStack, configuredMembers, fleetHaltIn, shardOutputs } from "./shardSet";
+import { Fleet, ShardStack, configuredMembers, fleetHaltIn, provisionedNames, shardOutputs } from "./shardSet";
 import { plainConfig } from "./stackAccess";
 import { CONFIG_NS } from "../config/types";
 
@@ -37,6 +37,7 @@ export async function planFleetStage(f: Fleet, shards: ShardStack[], stage: Stag
         overrideHalt: c[`${NS}:overrideHalt`] === "true",
         bakeSeconds: Number(c[`${NS}:bakeSeconds`] ?? DEFAULTS.bakeSeconds),
         fleetHalt: fleetHaltIn(c),
+        provisioned: provisionedNames(c),
     };
     return mapLimit(shards, parallel, async (s, i) => {
         const out = await shardOutputs(s);
@@ -49,10 +50,10 @@ export function planShard(
     ledger: ReturnType<typeof ledgerFromOutputs>,
     members: string[] | undefined,
     stage: Stage,
-    rules: { overrideHalt: boolean; bakeSeconds: number; fleetHalt?: FleetHalt },
+    rules: { overrideHalt: boolean; bakeSeconds: number; fleetHalt?: FleetHalt; provisioned?: string[] },
     now: number,
 ): ShardPlan {
-    const input = { hostNames: members ?? Object.keys(ledger.hosts), target: stage.targetCommit, percent: stage.rolloutPercent, ledger, overrideHalt: rules.overrideHalt, fleetHalt: rules.fleetHalt };
+    const input = { hostNames: members ?? Object.keys(ledger.hosts), target: stage.targetCommit, percent: stage.rolloutPercent, ledger, overrideHalt: rules.overrideHalt, fleetHalt: rules.fleetHalt, provisioned: rules.provisioned };
     try {
         assertBaked({ ledger, release: input.target, percent: input.percent, bakeSeconds: rules.bakeSeconds, now });
         const plan = planStage(input);

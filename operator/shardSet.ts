@@ -118,7 +118,7 @@ export async function configuredMembers(f: Fleet, shards: number): Promise<strin
     const names: string[] = [];
     const list = (v: unknown) => (Array.isArray(v) ? v : []).map((h) => String((h as { name?: unknown }).name ?? "")).filter(Boolean);
     names.push(...list(safeJson(c[`${NS}:hosts`])));
-    names.push(...list((safeJson(c[`${NS}:hetzner`]) as { servers?: unknown } | undefined)?.servers));
+    names.push(...provisionedNames(c));
     const file = c[`${NS}:inventoryFile`];
     if (file) {
         const doc = yaml.load(fs.readFileSync(path.resolve(f.dir, file), "utf8")) as unknown;
@@ -127,6 +127,12 @@ export async function configuredMembers(f: Fleet, shards: number): Promise<strin
     const by: string[][] = Array.from({ length: shards }, () => []);
     for (const n of names) by[shards === 1 ? 0 : shardOf(n, shards)].push(n);
     return by;
+}
+
+/** The VPSs the fleet's stack provisions (hetzner.servers), by name: each is updated on its way to ready, whatever the stage. */
+export function provisionedNames(config: Record<string, string>): string[] {
+    const servers = (safeJson(config[`${NS}:hetzner`]) as { servers?: unknown } | undefined)?.servers;
+    return (Array.isArray(servers) ? servers : []).map((h) => String((h as { name?: unknown }).name ?? "")).filter(Boolean);
 }
 
 /** The fleet's halt as npm run fleet recorded it in a stack's config (unset: none). */

@@ -49,4 +49,16 @@ describe("npm run fleet -- plan: one shard's stage from its record", () => {
         assert.strictEqual(overridden.refused, undefined);
         assert.ok(overridden.hosts.length > 0);
     });
+
+    it("a VPS the fleet provisions that is not ready yet is updated on its way to ready, in or out of the cohort", () => {
+        const ledger = afterTenPercent();
+        const outside = NAMES.find((n) => !cohortFor(50, NAMES, NEW).includes(n))!;
+        // A new VPS whose name falls outside the 50% cohort: only its way to ready puts it in the plan.
+        const fresh = Array.from({ length: 20 }, (_, i) => `vps-new-${i}`).find((n) => !cohortFor(50, [...NAMES, n], NEW).includes(n))!;
+        const names = [...NAMES, fresh];
+        const p = planShard("s", ledger, names, { targetCommit: NEW, rolloutPercent: 50 }, { ...rules, provisioned: [fresh, outside] }, NOW);
+        assert.ok(p.hosts.includes(fresh), `${fresh} (provisioned, no record yet) is not in the plan: ${p.hosts.join(", ")}`);
+        assert.ok(!p.hosts.includes(outside), `${outside} (provisioned and ready) is updated outside its cohort`);
+        assert.ok(!planShard("s", ledger, names, { targetCommit: NEW, rolloutPercent: 50 }, rules, NOW).hosts.includes(fresh), "a static host outside the cohort is in the plan");
+    });
 });
