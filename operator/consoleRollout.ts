@@ -73,10 +73,12 @@ export class ConsoleRollout {
     private drive(release: string, stages: number[]): void {
         const go = async () => {
             const stack = await this.runs.open();
+            const fleet = await this.runs.fleet();
             return runRelease({
                 stack, ref: this.runs.ref, control: this.control, release, stages,
                 // A sharded fleet's: every shard's, judged as one.
-                outputs: () => this.runs.outputs(),
+                outputs: () => fleet.outputs(),
+                releaseStaleLock: fleet.releaseStaleLock,
                 up: async () => {
                     const c = await plainConfig(this.runs.ref);
                     await this.runs.runStage(parseStageRequest(c[`${NS}:targetCommit`] ?? "", c[`${NS}:rolloutPercent`] ?? "", NS));

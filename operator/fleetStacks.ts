@@ -34,6 +34,8 @@ export interface FleetStacks {
     /** `up` of the stage the fleet's config asks for; rejects as the engine's `up` does (a halt, a lock). */
     up(onEvent: OnEvent): Promise<void>;
     refresh(onEvent: OnEvent): Promise<void>;
+    /** The autopilot's stale-lock release, where it differs from one stack's (a shard's lock). */
+    releaseStaleLock?(message: string): Promise<boolean>;
 }
 
 /** A run refused because another update holds a stack (one stack's engine, or a shard's). */
@@ -90,6 +92,7 @@ function shardedFleet(f: Fleet, shards: number, parallel: number, say: (line: st
         planned: async (stage) => (await planFleetStage(f, await shardStacks(f), stage, parallel)).reduce((n, p) => n + p.hosts.length, 0),
         preview: async (stage, onEvent) => void (await previewShards(f, stage, parallel, { event: onEvent })),
         up: (onEvent) => shardedRelease(f, parallel, say, onEvent).up(),
+        releaseStaleLock: (message) => shardedRelease(f, parallel, say).releaseStaleLock(message),
         refresh: (onEvent) => refreshShards(f, parallel, onEvent),
     };
 }

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { parseFleetStage } from "../config/config";
@@ -9,7 +10,8 @@ import { FleetOutcome, ShardResult, ShardRun, runFleetStage } from "./fleetDrive
 import { ShardPlan, Stage, planFleetStage } from "./fleetPlan";
 import { pageEventsOf } from "./engineEvents";
 import { Fleet, ShardStack, fleetOutputs, recordFleetHalt, shardOutputs, shardStacks, syncShardConfig } from "./shardSet";
-import { plainConfig } from "./stackAccess";
+import { isAlive } from "./rolloutControl";
+import { plainConfig, pulumiCliAsync } from "./stackAccess";
 import { CONFIG_NS } from "../config/types";
 
 /**
@@ -35,8 +37,14 @@ export async function fleetStageConfig(f: Fleet, overrides: { commit?: string; p
  * stack): a stage is every shard's, judged as one; a halt or a refusal rejects as the
  * engine's `up` does, a shard locked by another update as a concurrent update.
  */
-export function shardedRelease(f: Fleet, parallel: number, say: (line: string) => void, onEvent?: (e: EngineEvent) => void): Pick<StackPort, "up" | "outputs"> {
+export function shardedRelease(f: Fleet, parallel: number, say: (line: string) => void, onEvent?: (e: EngineEvent) => void): Pick<StackPort, "up" | "outputs" | "releaseStaleLock"> {
     return {
+        // A pulumi of this machine killed mid-update leaves its shard's lock in a DIY backend.
+        releaseStaleLock: async (message) => {
+            const stale = staleShardLocks(message, os.hostname(), isAlive);
+            for (const shard of stale) await pulumiCliAsync(["cancel", "--yes"], { stack: shard, dir: f.dir, env: f.env });
+            return stale.length > 0;
+        },
         up: async () => {
             const outcome = await runShardedStage(f, await fleetStageConfig(f), parallel, say, onEvent);
             say(outcome.sentence);
@@ -102,6 +110,16 @@ export async function refreshShards(f: Fleet, parallel: number, onEvent?: (e: En
     const shards = await shardStacks(f);
     await syncShardConfig(f, shards);
     await mapLimit(shards, parallel, async (s) => void (await (await s.open()).refresh({ showSecrets: false, onEvent })));
+}
+
+/**
+ * The shards a locked stage's sentence names as held by a pulumi of this machine that is
+ * gone (`<shard> did not run: the stack is locked by user@host (pid N)`, lockHolder's words).
+ */
+export function staleShardLocks(sentence: string, hostname: string, alive: (pid: number) => boolean): string[] {
+    return [...sentence.matchAll(/(\S+) did not run: the stack is locked by [^@\s]+@(\S+) \(pid (\d+)\)/g)]
+        .filter((m) => m[2] === hostname && !alive(Number(m[3])))
+        .map((m) => m[1]);
 }
 
 /** The engine's lock message reduced to who holds it (the backend URL in it may carry a password). */

@@ -28,6 +28,8 @@ export interface ReleaseRun {
     up: () => Promise<void>;
     /** The stack's outputs; a sharded fleet's are its shards' (fleetStage.ts shardedRelease). */
     outputs?: StackPort["outputs"];
+    /** Releases a stale lock (default: this stack's, when its pulumi on this machine is gone). */
+    releaseStaleLock?: StackPort["releaseStaleLock"];
     say: (line: string) => void;
 }
 
@@ -73,12 +75,12 @@ function stackPort(r: ReleaseRun): StackPort {
         },
         setStage: (commit, percent) => r.stack.setAllConfig({ [`${NS}:targetCommit`]: { value: commit }, [`${NS}:rolloutPercent`]: { value: percent } }),
         up: r.up,
-        releaseStaleLock: async (message) => {
+        releaseStaleLock: r.releaseStaleLock ?? (async (message) => {
             // The DIY backends name the lock's taker: "created by user@host (pid N)".
             const m = /created by [^@\s]+@(\S+) \(pid (\d+)\)/.exec(message);
             if (!m || m[1] !== os.hostname() || isAlive(Number(m[2]))) return false;
             await r.stack.cancel();
             return true;
-        },
+        }),
     };
 }

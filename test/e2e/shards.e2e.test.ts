@@ -278,6 +278,30 @@ describe("shards: a 40-host fleet as 4 stacks on a PostgreSQL backend, driven by
         }
     });
 
+    it("a shard's pulumi killed mid-run leaves its lock in the database: the autopilot releases it (pulumi cancel) and the release goes on", async () => {
+        const locks = () => pg.objects().filter((o) => o.key.includes("/locks/") && o.key.includes("/prod-s01/"));
+        assert.deepStrictEqual(locks(), [], "a lock on prod-s01 before the test");
+        const refresh = spawn("pulumi", ["refresh", "--yes", "--stack", "prod-s01", "--non-interactive"], { cwd: t.dir, env: { ...process.env, ...t.env }, detached: true, stdio: "ignore" });
+        for (let i = 0; i < 600 && locks().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.strictEqual(locks().length, 1, "pulumi refresh never took prod-s01's lock");
+        process.kill(-refresh.pid!, "SIGKILL");
+        await new Promise((r) => setTimeout(r, 500));
+        assert.strictEqual(locks().length, 1, "the killed pulumi's lock went away by itself");
+        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "operator", "rolloutCli.ts"), "--stack", "prod", "--commit", sha("v2"), "--stages", "100", "--dir", t.dir], { cwd: REPO_ROOT, env: { ...process.env, ...t.env } });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        const code = await new Promise<number>((r) => child.on("close", (c) => r(c ?? -1)));
+        runLog.write(`$ npm run rollout -- --stack prod --commit v2 --stages 100\n${out}`);
+        driverOutput.push(out);
+        assert.strictEqual(code, 0, out.slice(-3000));
+        assert.match(out, /prod-s01 did not run: the stack is locked by \S+ \(pid \d+\)/);
+        assert.match(out, /rollout: the stack's lock was left by a pulumi that is gone \(a killed up\): released it with pulumi cancel/);
+        assert.match(out, new RegExp(`rollout: release ${sha("v2").slice(0, 12)} is at 100%: complete`));
+        assert.deepStrictEqual(locks(), []);
+        for (const h of status.hosts) assert.strictEqual((await hostTruth(h)).head, sha("v2"), `${h.name} after the release that met a stale lock`);
+    });
+
     it("never shows the fleet's SSH key or the backend's password: the shards' state (exported and as the database holds it), their configs, driver logs and output", async () => {
         const key = fs.readFileSync(status.privateKeyPath, "utf8");
         const pieces = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("").match(/.{40}/g)!;

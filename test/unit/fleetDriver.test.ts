@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import { ShardResult, ShardRun, combineRollouts, fleetRollout, runFleetStage } from "../../operator/fleetDriver";
 import { RolloutSummary } from "../../stages/ledger";
+import { lockHolder, staleShardLocks } from "../../operator/fleetStage";
 
 const R = "e".repeat(40);
 
@@ -95,5 +96,17 @@ describe("a fleet stage over shards (fake shards)", () => {
         assert.deepStrictEqual([halted?.percent, halted?.halted, halted?.failedHosts], [10, true, ["x (a)", "y (a)"]]);
         // A bad percentage in the fleet's config (NaN from "abc"): where the shards are, not NaN.
         assert.deepStrictEqual([fleetRollout(R, Number("abc"), 0.3, killed)?.percent, fleetRollout(R, Number(undefined), 0.3, all50)?.percent], [10, 50]);
+    });
+
+    it("the autopilot releases only the shard locks a pulumi of this machine left behind when it died", async () => {
+        const engine = (host: string, pid: number) =>
+            `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.\n  postgres://x/.pulumi/locks/organization/rachel-fleet/prod-s0x/1.json: created by root@${host} (pid ${pid}) at 2026-11-30T12:00:00Z`;
+        const live = { now: 0, max: 0, order: [] as string[] };
+        const locked = (name: string, host: string, pid: number) => shard(name, 2, [], live, "locked", lockHolder(engine(host, pid)));
+        const out = await runFleetStage(stage([locked("prod-s00", "here", 101), locked("prod-s01", "here", 102), locked("prod-s02", "elsewhere", 103)], 3));
+        assert.match(out.sentence, /prod-s00 did not run: the stack is locked by root@here \(pid 101\) since 2026-11-30T12:00:00Z: /);
+        // pid 101 is gone, 102 still runs, 103 is another machine's.
+        assert.deepStrictEqual(staleShardLocks(out.sentence, "here", (pid) => pid === 102), ["prod-s00"]);
+        assert.deepStrictEqual(staleShardLocks(out.sentence, "here", () => true), []);
     });
 });
